@@ -1,0 +1,138 @@
+"""Conformance: the published simple-salesforce client, unchanged, against `sfsync simulator`.
+
+The simulator is started over HTTPS (simple-salesforce always builds https:// URLs) with a
+self-signed certificate that the client's requests session is told to trust.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+
+import pytest
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceMalformedRequest,
+    SalesforceResourceNotFound,
+)
+
+ACCOUNTS = 4500  # three query pages at the default batch size of 2000
+
+
+@pytest.fixture(scope="module")
+def simulator():
+    binary = os.environ.get("SFSYNC_BIN", "target/debug/sfsync")
+    cert = tempfile.NamedTemporaryFile(suffix=".pem", delete=False).name
+    process = subprocess.Popen(
+        [binary, "simulator", "--port", "0", "--tls-cert-out", cert,
+         "--accounts", str(ACCOUNTS), "--contacts", "50", "--opportunities", "10",
+         "--cases", "10", "--invoices", "10"],
+        stdout=subprocess.PIPE, text=True)
+    url = process.stdout.readline().strip()
+    assert url.startswith("https://127.0.0.1:"), f"simulator did not start: {url!r}"
+    # requests reads its trust store from REQUESTS_CA_BUNDLE before session settings.
+    os.environ["REQUESTS_CA_BUNDLE"] = cert
+    session = requests.Session()
+    session.verify = cert
+    yield {"url": url, "session": session}
+    process.terminate()
+    process.wait(timeout=10)
+    os.unlink(cert)
+
+
+def control(sim, method, path, body=None):
+    response = sim["session"].request(method, sim["url"] + "/__sim/v1" + path, json=body)
+    response.raise_for_status()
+    return response.json() if response.content else None
+
+
+@pytest.fixture()
+def sf(simulator):
+    control(simulator, "POST", "/orgs/default/reset")
+    grant = control(simulator, "POST", "/orgs/default/grants")
+    return Salesforce(instance_url=grant["instance_url"], session_id=grant["access_token"],
+                      session=simulator["session"], version="62.0")
+
+
+def test_query_all_follows_next_records_url_across_pages(sf):
+    first = sf.query("SELECT Id, Name, BillingCity, Owner.Name FROM Account ORDER BY Id")
+    assert first["totalSize"] == ACCOUNTS
+    assert first["done"] is False
+    assert len(first["records"]) == 2000
+    assert first["nextRecordsUrl"].startswith("/services/data/v62.0/query/")
+
+    every = sf.query_all("SELECT Id, Name, BillingCity, Owner.Name FROM Account ORDER BY Id")
+    ids = [r["Id"] for r in every["records"]]
+    assert len(ids) == ACCOUNTS == len(set(ids))
+    assert ids == sorted(ids)
+    assert every["records"][0]["attributes"]["type"] == "Account"
+    assert every["records"][0]["Owner"]["attributes"]["type"] == "User"
+    count = sf.query("SELECT COUNT() FROM Account")
+    assert count["totalSize"] == ACCOUNTS and count["records"] == []
+
+
+def test_query_all_with_include_deleted_returns_recycle_bin_rows(sf, simulator):
+    victim = sf.query("SELECT Id FROM Contact ORDER BY Id LIMIT 1")["records"][0]["Id"]
+    control(simulator, "DELETE", f"/orgs/default/sobjects/Contact/{victim}")
+
+    live = sf.query_all(f"SELECT Id FROM Contact WHERE Id = '{victim}'")
+    assert live["totalSize"] == 0
+    deleted = sf.query_all(f"SELECT Id, IsDeleted FROM Contact WHERE Id = '{victim}'",
+                           include_deleted=True)
+    assert deleted["totalSize"] == 1
+    assert deleted["records"][0]["IsDeleted"] is True
+
+
+def test_describe_reports_fields_and_hides_those_the_user_may_not_read(sf, simulator):
+    describe = sf.Account.describe()
+    names = {f["name"] for f in describe["fields"]}
+    assert {"Id", "Name", "BillingAddress", "BillingCity", "SystemModstamp"} <= names
+    address = next(f for f in describe["fields"] if f["name"] == "BillingCity")
+    assert address["compoundFieldName"] == "BillingAddress"
+
+    control(simulator, "PUT", "/orgs/default/sobjects/Account/fields/Rating/visibility",
+            {"visible": False})
+    try:
+        assert "Rating" not in {f["name"] for f in sf.Account.describe()["fields"]}
+        with pytest.raises(SalesforceMalformedRequest) as raised:
+            sf.query("SELECT Id, Rating FROM Account")
+        assert raised.value.content[0]["errorCode"] == "INVALID_FIELD"
+    finally:
+        control(simulator, "PUT", "/orgs/default/sobjects/Account/fields/Rating/visibility",
+                {"visible": True})
+
+
+def test_limits_and_the_api_usage_header_agree(sf):
+    limits = sf.limits()
+    daily = limits["DailyApiRequests"]
+    assert daily["Max"] == 100000
+    assert 0 < daily["Remaining"] < daily["Max"]
+    sf.query("SELECT Id FROM Account LIMIT 1")
+    usage = sf.api_usage["api-usage"]
+    assert usage.total == 100000
+    assert usage.used == daily["Max"] - daily["Remaining"] + 1
+
+
+def test_errors_map_to_the_clients_own_exceptions(sf, simulator):
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.query("SELECT Id FROM Account WHERE")
+    assert raised.value.content[0]["errorCode"] == "MALFORMED_QUERY"
+
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.query("SELECT Id FROM Nope__c")
+    assert raised.value.content[0]["errorCode"] == "INVALID_TYPE"
+
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Account.get("001000000000000AAA")
+
+    control(simulator, "POST", "/orgs/default/faults", {"kind": "expire_sessions"})
+    with pytest.raises(SalesforceExpiredSession):
+        sf.query("SELECT Id FROM Account LIMIT 1")
+
+
+def test_bulk2_query_returns_every_row_as_csv(sf):
+    results = sf.bulk2.Contact.query("SELECT Id, LastName FROM Contact", max_records=20)
+    rows = [line for chunk in results for line in chunk.splitlines()[1:] if line]
+    assert len(rows) == sf.query("SELECT COUNT() FROM Contact")["totalSize"]
