@@ -61,6 +61,16 @@ impl Catalog for UserCatalog<'_> {
         })
     }
 
+    fn relationship_name(&self, object: &str, reference_index: usize, written: &str) -> String {
+        let field = self
+            .org
+            .table(object)
+            .ok()
+            .and_then(|t| t.def.fields.get(reference_index));
+        let canonical = field.and_then(|f| f.relationship_name.clone());
+        canonical.unwrap_or_else(|| written.to_string())
+    }
+
     fn fields(&self, object: &str) -> Vec<FieldInfo> {
         let Ok(table) = self.org.table(object) else {
             return Vec::new();

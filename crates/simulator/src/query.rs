@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sfsync_soql::{BoundQuery, CountKind, FieldInfo, FieldKind, Row, compile};
+use sfsync_soql::{BoundQuery, CountKind, FieldInfo, FieldKind, Row, compile_at};
 
 use crate::catalog::{RecordRow, UserCatalog};
 use crate::clock::Millis;
@@ -69,7 +69,7 @@ pub fn select_rows(
     all_rows: bool,
     now: Millis,
 ) -> Result<(BoundQuery, Vec<Arc<Record>>), SimError> {
-    let query = compile(soql, &UserCatalog { org })?;
+    let query = compile_at(soql, &UserCatalog { org }, now)?;
     let table = org.table(&query.object)?;
     let lower = query
         .id_lower_bound()

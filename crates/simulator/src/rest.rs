@@ -57,6 +57,9 @@ pub async fn data_api(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(reply) = check_request_size(&uri, &headers) {
+        return reply.into_response();
+    }
     let path = uri.path().trim_start_matches("/services/data/");
     let query = uri.query().unwrap_or("");
     let reply = match handle(&sim, &method, path, query, &headers, &body).await {
@@ -119,6 +122,34 @@ async fn handle(
         fault.is_some_and(|f| f.kind == FaultKind::MalformedBody),
     );
     Ok(reply)
+}
+
+/// Salesforce caps the URI plus headers at 16,384 bytes: 414 for a URI over it alone,
+/// 431 when the headers push the total over (REST API guide, "Status Codes").
+fn check_request_size(uri: &axum::http::Uri, headers: &HeaderMap) -> Result<(), Reply> {
+    const LIMIT: usize = 16_384;
+    let uri_len = uri.to_string().len();
+    let header_len: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    let refuse = |status: StatusCode, text: &str| {
+        Err(Reply {
+            status,
+            headers: vec![("content-type", "text/plain".into())],
+            body: text.as_bytes().to_vec(),
+        })
+    };
+    if uri_len > LIMIT {
+        return refuse(StatusCode::URI_TOO_LONG, "URI Too Long");
+    }
+    if uri_len + header_len > LIMIT {
+        return refuse(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "Request Header Fields Too Large",
+        );
+    }
+    Ok(())
 }
 
 fn check_version(version: &str) -> Result<(), Reply> {

@@ -601,3 +601,116 @@ async fn compound_fields_are_refused_by_bulk_and_served_as_objects_by_rest() {
     let record = &page["records"][0];
     assert_eq!(record["BillingAddress"]["city"], record["BillingCity"]);
 }
+
+#[tokio::test]
+async fn a_soql_statement_too_long_for_a_url_gets_414_but_fits_in_a_composite_body() {
+    let org = Org::start(small()).await;
+    let fields = vec!["Name"; 3000].join(",");
+    let soql = format!("SELECT Id,{fields} FROM Account LIMIT 1");
+    let response = org
+        .get(&format!("query?q={}", support::url_encode(&soql)))
+        .await;
+    assert_eq!(response.status(), 414);
+    let body = json!({"compositeRequest": [{"method": "GET", "url": format!("/services/data/{V}/query?q={}", support::url_encode(&soql)), "referenceId": "wide"}]});
+    let response: Value = org
+        .http
+        .post(org.url(&format!("/services/data/{V}/composite")))
+        .bearer_auth(&org.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let result = &response["compositeResponse"][0];
+    assert_eq!(
+        result["httpStatusCode"], 400,
+        "Salesforce refuses a field selected twice"
+    );
+    assert_eq!(result["body"][0]["errorCode"], "INVALID_FIELD");
+    assert!(
+        result["body"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate field selected: Name")
+    );
+}
+
+#[tokio::test]
+async fn added_fields_appear_and_removed_fields_become_invalid_field() {
+    let org = Org::start(small()).await;
+    org.control(
+        Method::POST,
+        "/orgs/default/sobjects/Account/fields",
+        json!({"name": "Health_Score__c", "type": "double"}),
+    )
+    .await;
+    let (_, page) = org
+        .query("SELECT Id, Health_Score__c FROM Account LIMIT 1")
+        .await;
+    assert_eq!(
+        page["records"][0]["Health_Score__c"],
+        Value::Null,
+        "existing records hold null"
+    );
+    let id = page["records"][0]["Id"].as_str().unwrap().to_string();
+    org.control(
+        Method::PATCH,
+        &format!("/orgs/default/sobjects/Account/{id}"),
+        json!({"fields": {"Health_Score__c": 7.5}}),
+    )
+    .await;
+    let (_, page) = org
+        .query(&format!(
+            "SELECT Health_Score__c FROM Account WHERE Id = '{id}'"
+        ))
+        .await;
+    assert_eq!(page["records"][0]["Health_Score__c"], 7.5);
+
+    org.control(
+        Method::DELETE,
+        "/orgs/default/sobjects/Account/fields/Health_Score__c",
+        json!({}),
+    )
+    .await;
+    let (status, body) = org.query("SELECT Id, Health_Score__c FROM Account").await;
+    assert_eq!(
+        (status, body[0]["errorCode"].as_str()),
+        (400, Some("INVALID_FIELD"))
+    );
+}
+
+#[tokio::test]
+async fn background_activity_changes_records_over_time() {
+    let config = sfsync_simulator::SimulatorConfig {
+        counts: small(),
+        activity_per_min: 6000,
+        ..Default::default()
+    };
+    let org = Org::start_with(config).await;
+    // Seeded records are all stamped at least a minute before the start.
+    let since = (time::OffsetDateTime::now_utc() - time::Duration::seconds(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut touched = 0;
+        for object in ["Opportunity", "Case", "Contact", "Invoice__c"] {
+            let (_, page) = org
+                .query_all(&format!(
+                    "SELECT COUNT() FROM {object} WHERE SystemModstamp > {since}"
+                ))
+                .await;
+            touched += page["totalSize"].as_u64().unwrap();
+        }
+        if touched > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no activity within 20 s at 100 changes per second"
+        );
+        tokio::task::yield_now().await;
+    }
+}

@@ -427,3 +427,12 @@ fn catalogs_can_be_used_as_trait_objects() {
         "Account"
     );
 }
+
+#[test]
+fn relative_dates_bind_at_any_instant_without_overflow() {
+    let soql = "SELECT Id FROM Account WHERE CreatedDate = NEXT_N_DAYS:4294967295 \
+                OR LastActivityDate = LAST_N_DAYS:4294967295";
+    for now_ms in [i64::MIN, -1, 0, i64::MAX] {
+        compile_at(soql, &schema(), now_ms).unwrap();
+    }
+}

@@ -234,9 +234,10 @@ fn relative_range(relative: RelativeDate, today: i64, unit: i64) -> Operand {
         RelativeDate::LastNDays(n) => (today - i64::from(n), today + 1),
         RelativeDate::NextNDays(n) => (today + 1, today + 1 + i64::from(n)),
     };
+    // Saturating: only an absurd `now_ms` passed to `bind_at` could get near the limits.
     Operand::Range {
-        lo: first * unit,
-        hi: end * unit,
+        lo: first.saturating_mul(unit),
+        hi: end.saturating_mul(unit),
     }
 }
 
