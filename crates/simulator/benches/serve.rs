@@ -38,13 +38,12 @@ fn next_url(body: &[u8]) -> Option<String> {
     Some(head[start..end].to_string())
 }
 
-async fn read_all(sim: &Simulator, token: &str, object: &str) -> (u64, u64, f64) {
-    let http = reqwest::Client::new();
-    let fields = match object {
-        "Account" => "FIELDS(STANDARD)",
-        _ => "FIELDS(STANDARD)",
-    };
-    let soql = format!("SELECT {fields} FROM {object}");
+async fn read_all(sim: &Simulator, token: &str, object: &str, gzip: bool) -> (u64, u64, f64) {
+    let http = reqwest::Client::builder()
+        .gzip(gzip)
+        .build()
+        .expect("client");
+    let soql = format!("SELECT FIELDS(STANDARD) FROM {object}");
     let started = Instant::now();
     let mut url = format!(
         "{}/services/data/v62.0/query?q={}",
@@ -105,16 +104,17 @@ fn main() {
 
         let grant = sim.grant("default").expect("grant");
         let token = grant["access_token"].as_str().expect("token").to_string();
-        for (object, n) in [
-            ("Account", counts(total).accounts),
-            ("Contact", counts(total).contacts),
-        ] {
-            let (pages, bytes, secs) = read_all(&sim, &token, object).await;
-            println!(
-                "{object}: {n} records in {pages} pages, {:.0} MiB, {secs:.2} s: {:.0} records/s",
-                bytes as f64 / 1_048_576.0,
-                n as f64 / secs
-            );
+        let objects = [("Account", counts(total).accounts), ("Contact", counts(total).contacts)];
+        for gzip in [false, true] {
+            let encoding = if gzip { "gzip" } else { "identity" };
+            for (object, n) in objects {
+                let (pages, bytes, secs) = read_all(&sim, &token, object, gzip).await;
+                println!(
+                    "{object} ({encoding}): {n} records in {pages} pages, {:.0} MiB on the wire, {secs:.2} s: {:.0} records/s",
+                    bytes as f64 / 1_048_576.0,
+                    n as f64 / secs
+                );
+            }
         }
         println!(
             "peak process memory (VmHWM): {:.0} MiB",

@@ -191,7 +191,8 @@ fn router(state: Arc<SimState>) -> Router {
             get(crate::oauth::identity).post(crate::oauth::identity),
         )
         .merge(crate::control::router())
-        .layer(CompressionLayer::new())
+        // Fastest gzip: pages are large and compressing them must not be what limits a sync.
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .with_state(state)
 }
 

@@ -31,23 +31,80 @@ pub fn write_java_double(out: &mut Vec<u8>, x: f64) {
         out.extend_from_slice(b"null");
         return;
     }
+    let start = out.len();
     let magnitude = x.abs();
     if x == 0.0 || (1e-3..1e7).contains(&magnitude) {
-        let text = format!("{x}");
-        out.extend_from_slice(text.as_bytes());
-        if !text.contains('.') {
+        let _ = write!(out, "{x}");
+        if !out[start..].contains(&b'.') {
             out.extend_from_slice(b".0");
         }
         return;
     }
-    let text = format!("{x:E}");
-    let (mantissa, exponent) = text.split_once('E').unwrap_or((&text, "0"));
-    out.extend_from_slice(mantissa.as_bytes());
-    if !mantissa.contains('.') {
-        out.extend_from_slice(b".0");
+    let _ = write!(out, "{x:E}");
+    let e = start
+        + out[start..]
+            .iter()
+            .position(|&b| b == b'E')
+            .unwrap_or(out.len() - start);
+    if !out[start..e].contains(&b'.') {
+        out.splice(e..e, *b".0");
     }
-    out.push(b'E');
-    out.extend_from_slice(exponent.as_bytes());
+}
+
+/// Writes `n` as exactly `width` decimal digits.
+fn write_padded(out: &mut Vec<u8>, n: u32, width: usize) {
+    let mut digits = [b'0'; 4];
+    let mut v = n;
+    for slot in digits[..width].iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.extend_from_slice(&digits[..width]);
+}
+
+/// Year, month and day of a day count since 1970-01-01 (proleptic Gregorian), by the
+/// era-based algorithm: no allocation and no table, which matters on the hot path of
+/// serving pages.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+fn write_date(out: &mut Vec<u8>, days: i64) {
+    let (year, month, day) = civil_from_days(days);
+    if !(0..=9999).contains(&year) {
+        out.extend_from_slice(sfsync_soql::format_date(days as i32).as_bytes());
+        return;
+    }
+    write_padded(out, year as u32, 4);
+    out.push(b'-');
+    write_padded(out, month, 2);
+    out.push(b'-');
+    write_padded(out, day, 2);
+}
+
+/// Writes `2024-01-01T00:00:00.000+0000`, Salesforce's dateTime output form.
+fn write_datetime(out: &mut Vec<u8>, ms: i64) {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000) as u32;
+    write_date(out, days);
+    out.push(b'T');
+    write_padded(out, in_day / 3_600_000, 2);
+    out.push(b':');
+    write_padded(out, in_day / 60_000 % 60, 2);
+    out.push(b':');
+    write_padded(out, in_day / 1000 % 60, 2);
+    out.push(b'.');
+    write_padded(out, in_day % 1000, 3);
+    out.extend_from_slice(b"+0000");
 }
 
 /// Writes a JSON string with escaping.
@@ -72,12 +129,12 @@ pub fn write_value(out: &mut Vec<u8>, kind: FieldKind, value: &Value) {
         Value::Text(t) => write_json_str(out, t),
         Value::Date(days) => {
             out.push(b'"');
-            out.extend_from_slice(sfsync_soql::format_date(*days).as_bytes());
+            write_date(out, i64::from(*days));
             out.push(b'"');
         }
         Value::DateTime(ms) => {
             out.push(b'"');
-            out.extend_from_slice(sfsync_soql::format_datetime(*ms).as_bytes());
+            write_datetime(out, *ms);
             out.push(b'"');
         }
     }
@@ -125,6 +182,34 @@ mod tests {
         assert_eq!(java(25000000.0), "2.5E7");
         assert_eq!(java(0.0), "0.0");
         assert_eq!(java(-42.25), "-42.25");
+        assert_eq!(java(1e-4), "1.0E-4");
+        assert_eq!(java(123456789.5), "1.234567895E8");
+    }
+
+    #[test]
+    fn fast_date_writers_agree_with_the_calendar_library() {
+        for ms in [
+            0i64,
+            951_782_400_000,
+            1_709_164_800_123,
+            4_102_444_799_999,
+            -86_400_000,
+        ] {
+            let mut out = Vec::new();
+            write_datetime(&mut out, ms);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                sfsync_soql::format_datetime(ms)
+            );
+        }
+        for days in [-1, 0, 11_016, 19_782, 2_932_896] {
+            let mut out = Vec::new();
+            write_date(&mut out, i64::from(days));
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                sfsync_soql::format_date(days)
+            );
+        }
     }
 
     #[test]

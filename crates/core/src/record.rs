@@ -1,0 +1,208 @@
+//! Records, snapshots and projections.
+//!
+//! A record is one row of an object as read in one run: its Id and the normalised values of
+//! the fields that read included. A snapshot is what sfsync holds for a record between runs:
+//! the last values of its projected fields and whether it was deleted. A projection is the
+//! set of fields sfsync reads for an object, with the describe type that decides how each
+//! value is normalised.
+//!
+//! Values live in a [`BTreeMap`] rather than a `serde_json::Map`, whose order depends on
+//! which serde_json features the build happened to unify (rust-stack.md §1.6); a sorted map
+//! makes snapshots compare and hash the same in every build.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::{Error, FieldName, FieldType, FieldValue, ObjectName, RecordId, normalize};
+
+/// How one projected field is read: its describe type and, for numbers, its scale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// The describe `type`.
+    pub field_type: FieldType,
+    /// The describe `scale` (decimal places), for `double`, `currency` and `percent`.
+    pub scale: Option<u32>,
+}
+
+/// The fields sfsync reads for one object: visible, queryable, not compound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Projection {
+    /// The object the fields belong to.
+    pub object: ObjectName,
+    /// The fields, by name.
+    pub fields: BTreeMap<FieldName, FieldSpec>,
+}
+
+impl Projection {
+    /// An empty projection of `object`.
+    pub fn new(object: ObjectName) -> Self {
+        Self {
+            object,
+            fields: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a field, leaving out compound fields: their components are read instead, and
+    /// reading both would report one change twice.
+    pub fn with_field(
+        mut self,
+        name: FieldName,
+        field_type: FieldType,
+        scale: Option<u32>,
+    ) -> Self {
+        if !field_type.is_compound() {
+            self.fields.insert(name, FieldSpec { field_type, scale });
+        }
+        self
+    }
+
+    /// Whether `name` is projected.
+    pub fn contains(&self, name: &FieldName) -> bool {
+        self.fields.contains_key(name)
+    }
+
+    /// Builds a record from one row of a REST query result: `Id` plus each projected field
+    /// the row carries. Fields the row lacks stay absent (not null), so a partial read, such
+    /// as a formula refresh, never looks like a field emptied; unprojected keys, such as
+    /// `attributes`, are ignored.
+    pub fn build_record(&self, row: &Map<String, Value>) -> Result<Record, Error> {
+        let id_text = row.get("Id").and_then(Value::as_str).unwrap_or_default();
+        let mut record = Record::new(RecordId::parse(id_text)?);
+        for (key, raw) in row {
+            let Ok(name) = FieldName::parse(key) else {
+                continue;
+            };
+            if let Some(spec) = self.fields.get(&name) {
+                let value = normalize(&spec.field_type, spec.scale, raw)?;
+                record.values.insert(name, value);
+            }
+        }
+        Ok(record)
+    }
+}
+
+/// One row of an object as read in one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The record's Id.
+    pub id: RecordId,
+    /// The normalised values of the fields this read included.
+    pub values: BTreeMap<FieldName, FieldValue>,
+}
+
+impl Record {
+    /// A record with no values yet.
+    pub fn new(id: RecordId) -> Self {
+        Self {
+            id,
+            values: BTreeMap::new(),
+        }
+    }
+}
+
+/// What sfsync holds for a record between runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The record's Id.
+    pub id: RecordId,
+    /// The last known values of projected fields. A field that was never read is absent,
+    /// which is not the same as a field read as null.
+    pub values: BTreeMap<FieldName, FieldValue>,
+    /// Whether the record was last seen in the recycle bin (`IsDeleted = true`).
+    pub is_deleted: bool,
+}
+
+impl Snapshot {
+    /// The snapshot to hold after reading `after`: its projected values over those of
+    /// `before`, with fields that left the projection dropped, so a field that comes back
+    /// later is backfilled rather than compared with a stale value.
+    pub fn next(
+        before: Option<&Snapshot>,
+        after: &Record,
+        is_deleted: bool,
+        projection: &Projection,
+    ) -> Self {
+        let carried = before.into_iter().flat_map(|b| &b.values);
+        let values = carried
+            .chain(&after.values)
+            .filter(|(name, _)| projection.contains(name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        Self {
+            id: after.id.clone(),
+            values,
+            is_deleted,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn name(text: &str) -> FieldName {
+        FieldName::parse(text).unwrap()
+    }
+
+    fn projection() -> Projection {
+        Projection::new(ObjectName::parse("Opportunity").unwrap())
+            .with_field(name("Amount"), FieldType::Currency, Some(2))
+            .with_field(name("StageName"), FieldType::Picklist, None)
+            .with_field(name("BillingAddress"), FieldType::Address, None)
+    }
+
+    #[test]
+    fn compound_fields_never_enter_a_projection() {
+        assert!(!projection().contains(&name("BillingAddress")));
+        assert!(projection().contains(&name("stagename")));
+    }
+
+    #[test]
+    fn a_rest_row_becomes_a_record_of_its_projected_fields() {
+        let row = json!({
+            "attributes": {"type": "Opportunity"},
+            "Id": "006000000000001",
+            "Amount": 1.5e3,
+            "StageName": "Prospecting",
+            "Unprojected__c": "ignored"
+        });
+        let record = projection().build_record(row.as_object().unwrap()).unwrap();
+        assert_eq!(record.id.as_str(), "006000000000001AAA");
+        assert_eq!(record.values.len(), 2);
+        assert_eq!(
+            record.values[&name("Amount")],
+            FieldValue::Number(crate::Decimal::from_int(1500))
+        );
+    }
+
+    #[test]
+    fn a_row_without_a_valid_id_is_an_error() {
+        let row = json!({"Amount": 1});
+        assert!(projection().build_record(row.as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_partial_read_keeps_the_other_values_and_drops_unprojected_ones() {
+        let id = RecordId::parse("006000000000001").unwrap();
+        let before = Snapshot {
+            id: id.clone(),
+            values: BTreeMap::from([
+                (name("Amount"), FieldValue::Int(1)),
+                (name("StageName"), FieldValue::Text("Prospecting".into())),
+                (name("Hidden__c"), FieldValue::Text("secret".into())),
+            ]),
+            is_deleted: false,
+        };
+        let mut after = Record::new(id);
+        after.values.insert(name("Amount"), FieldValue::Int(2));
+        let next = Snapshot::next(Some(&before), &after, false, &projection());
+        assert_eq!(next.values[&name("Amount")], FieldValue::Int(2));
+        assert_eq!(
+            next.values[&name("StageName")],
+            FieldValue::Text("Prospecting".into())
+        );
+        assert!(!next.values.contains_key(&name("Hidden__c")));
+    }
+}
