@@ -15,7 +15,14 @@ const RECORDS: usize = 2000;
 fn account(i: usize) -> Value {
     let id = format!("001RO00000{i:05}AAA");
     let owner = format!("005RO00000{:05}AAA", i % 37);
-    let stamp = format!("2025-{:02}-{:02}T{:02}:{:02}:{:02}.000+0000", 1 + i % 12, 1 + i % 28, i % 24, i % 60, (i * 7) % 60);
+    let stamp = format!(
+        "2025-{:02}-{:02}T{:02}:{:02}:{:02}.000+0000",
+        1 + i % 12,
+        1 + i % 28,
+        i % 24,
+        i % 60,
+        (i * 7) % 60
+    );
     json!({
         "attributes": {"type": "Account", "url": format!("/services/data/v62.0/sobjects/Account/{id}")},
         "Id": id,
@@ -23,7 +30,7 @@ fn account(i: usize) -> Value {
         "MasterRecordId": null,
         "Name": format!("Acme Widgets {i} Holdings, Inc."),
         "Type": "Customer - Direct",
-        "ParentId": if i % 5 == 0 { Value::Null } else { json!(format!("001RO00000{:05}AAA", i / 5)) },
+        "ParentId": if i.is_multiple_of(5) { Value::Null } else { json!(format!("001RO00000{:05}AAA", i / 5)) },
         "BillingStreet": format!("{} Market Street\nSuite {}", 100 + i, i % 900),
         "BillingCity": "San Francisco",
         "BillingState": "CA",

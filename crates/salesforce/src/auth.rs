@@ -40,11 +40,16 @@ impl Environment {
     /// A custom login host. It must be https, except loopback hosts (127.0.0.0/8, ::1,
     /// localhost) used by the simulator and tests, and carry no query or fragment.
     pub fn custom(login_url: &str) -> Result<Self> {
-        let url = Url::parse(login_url)
-            .map_err(|e| Error::InvalidUrl { what: "login host", reason: e.to_string() })?;
+        let url = Url::parse(login_url).map_err(|e| Error::InvalidUrl {
+            what: "login host",
+            reason: e.to_string(),
+        })?;
         if url.query().is_some() || url.fragment().is_some() {
             let reason = "a login host has no query or fragment".to_owned();
-            return Err(Error::InvalidUrl { what: "login host", reason });
+            return Err(Error::InvalidUrl {
+                what: "login host",
+                reason,
+            });
         }
         ensure_secure("login host", &url)?;
         Ok(Self::Custom(url))
@@ -63,7 +68,10 @@ impl Environment {
     /// Experience Cloud site lives under one).
     fn endpoint(&self, endpoint: &str) -> Url {
         let base = self.login_url();
-        let path = format!("{}/services/oauth2/{endpoint}", base.path().trim_end_matches('/'));
+        let path = format!(
+            "{}/services/oauth2/{endpoint}",
+            base.path().trim_end_matches('/')
+        );
         let mut url = base;
         url.set_path(&path);
         url
@@ -75,8 +83,14 @@ pub(crate) fn ensure_secure(what: &'static str, url: &Url) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
-        "http" => Err(Error::InsecureUrl { what, url: url.to_string() }),
-        other => Err(Error::InvalidUrl { what, reason: format!("scheme {other} is not https") }),
+        "http" => Err(Error::InsecureUrl {
+            what,
+            url: url.to_string(),
+        }),
+        other => Err(Error::InvalidUrl {
+            what,
+            reason: format!("scheme {other} is not https"),
+        }),
     }
 }
 
@@ -154,10 +168,15 @@ pub struct PendingAuthorization {
 }
 
 impl PendingAuthorization {
-    /// Rebuilds a pending authorization from the `state` and verifier the caller kept.
+    /// Rebuilds a pending authorization from the `state` and verifier the caller kept between
+    /// the redirect and the callback; its [`url`](Self::url) is `about:blank`, having been used.
     pub fn resume(state: impl Into<String>, code_verifier: CodeVerifier) -> Self {
         let url = Url::parse("about:blank").expect("static url");
-        Self { url, state: state.into(), code_verifier }
+        Self {
+            url,
+            state: state.into(),
+            code_verifier,
+        }
     }
 
     /// Where to redirect the user's browser.
@@ -181,8 +200,14 @@ impl PendingAuthorization {
     /// error page (the uninstalled-app case) carries none and an error grants nothing.
     pub fn complete(&self, callback: &str) -> Result<AuthorizationCode> {
         let params = callback_params(callback);
-        let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-        let state_matches = get("state").map(|s| bool::from(s.as_bytes().ct_eq(self.state.as_bytes())));
+        let get = |key: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let state_matches =
+            get("state").map(|s| bool::from(s.as_bytes().ct_eq(self.state.as_bytes())));
         if let Some(error) = get("error") {
             if state_matches == Some(false) {
                 return Err(Error::StateMismatch);
@@ -205,7 +230,9 @@ fn callback_params(callback: &str) -> Vec<(String, String)> {
         Ok(url) => url.query().unwrap_or_default().to_owned(),
         Err(_) => callback.trim_start_matches('?').to_owned(),
     };
-    url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// base64url(SHA-256(verifier)), unpadded (RFC 7636 §4.2, S256).
@@ -287,7 +314,10 @@ impl Refreshed {
     pub fn tokens(&self) -> StoredTokens {
         StoredTokens {
             access_token: Some(self.access_token.clone()),
-            refresh_token: self.rotated.clone().unwrap_or_else(|| self.previous.clone()),
+            refresh_token: self
+                .rotated
+                .clone()
+                .unwrap_or_else(|| self.previous.clone()),
             instance_url: self.instance_url.clone(),
         }
     }
@@ -322,7 +352,7 @@ pub struct Identity {
 /// The token endpoint's success body (§1.3). Only `access_token`, `instance_url` and `id` are
 /// always present; older responses omit the rest.
 #[derive(Deserialize)]
-struct TokenResponse {
+pub(crate) struct TokenResponse {
     access_token: String,
     refresh_token: Option<String>,
     signature: Option<String>,
@@ -390,7 +420,11 @@ impl OAuthClient {
                 query.append_pair("prompt", &prompt.join(" "));
             }
         }
-        PendingAuthorization { url, state, code_verifier }
+        PendingAuthorization {
+            url,
+            state,
+            code_verifier,
+        }
     }
 
     /// Exchanges an authorization code (with its PKCE verifier) for tokens, checking the
@@ -410,7 +444,10 @@ impl OAuthClient {
         ];
         self.push_secret(&mut form);
         let response = self.post_token(&form).await?;
-        let issued_at = response.issued_at.as_ref().and_then(|i| parse_issued_at(&i.text()));
+        let issued_at = response
+            .issued_at
+            .as_ref()
+            .and_then(|i| parse_issued_at(&i.text()));
         let (instance_url, identity_url) = checked_urls(&response)?;
         tracing::info!(instance_url = %instance_url, "authorization code exchanged");
         Ok(TokenGrant {
@@ -436,7 +473,8 @@ impl OAuthClient {
         let response = self.post_token(&form).await?;
         let (instance_url, identity_url) = checked_urls(&response)?;
         let rotated = response.refresh_token.map(RefreshToken::new);
-        tracing::info!(instance_url = %instance_url, rotated = rotated.is_some(), "access token refreshed");
+        let rotation = rotated.is_some();
+        tracing::info!(instance_url = %instance_url, rotated = rotation, "access token refreshed");
         Ok(Refreshed {
             access_token: AccessToken::new(response.access_token),
             rotated,
@@ -459,7 +497,11 @@ impl OAuthClient {
     /// Reads the identity URL with the access token. The URL must be https (or loopback): the
     /// token is about to be sent there.
     #[tracing::instrument(name = "salesforce.oauth.identity", skip_all)]
-    pub async fn fetch_identity(&self, identity_url: &Url, access_token: &AccessToken) -> Result<Identity> {
+    pub async fn fetch_identity(
+        &self,
+        identity_url: &Url,
+        access_token: &AccessToken,
+    ) -> Result<Identity> {
         ensure_secure("identity url", identity_url)?;
         let what = "identity response";
         let response = self
@@ -471,12 +513,17 @@ impl OAuthClient {
             .await
             .map_err(|e| Error::transport("identity", e))?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| Error::transport("identity", e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Error::transport("identity", e))?;
         match status {
             200 => wire::parse_json(what, &body),
             // The identity service answers a dead token with 403 "Bad_OAuth_Token".
             401 | 403 if String::from_utf8_lossy(&body).contains("Bad_OAuth_Token") => {
-                Err(Error::SessionExpired { message: "Bad_OAuth_Token".to_owned() })
+                Err(Error::SessionExpired {
+                    message: "Bad_OAuth_Token".to_owned(),
+                })
             }
             _ => Err(Error::from_rest("identity", status, &body)),
         }
@@ -543,7 +590,10 @@ impl OAuthClient {
             .await
             .map_err(|e| Error::transport("oauth endpoint", e))?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| Error::transport("oauth endpoint", e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Error::transport("oauth endpoint", e))?;
         Ok((status, body))
     }
 }
@@ -552,7 +602,8 @@ impl OAuthClient {
 /// token will be sent to each.
 fn checked_urls(response: &TokenResponse) -> Result<(Url, Url)> {
     let parse = |what, text: &str| {
-        Url::parse(text).map_err(|e| Error::malformed("token response", format!("`{what}` is not a URL: {e}")))
+        Url::parse(text)
+            .map_err(|e| Error::malformed("token response", format!("`{what}` is not a URL: {e}")))
     };
     let instance_url = parse("instance_url", &response.instance_url)?;
     let identity_url = parse("id", &response.id)?;
@@ -564,10 +615,23 @@ fn checked_urls(response: &TokenResponse) -> Result<(Url, Url)> {
 /// Checks `signature` = base64(HMAC-SHA256(client secret, `id` + `issued_at`)) (§1.3), in
 /// constant time (`verify_slice` compares with `subtle`).
 fn verify_signature(secret: &ClientSecret, response: &TokenResponse) -> Result<()> {
-    let missing = |key| Error::malformed("token response", format!("missing `{key}` needed to check the signature"));
-    let signature = response.signature.as_deref().ok_or_else(|| missing("signature"))?;
-    let issued_at = response.issued_at.as_ref().ok_or_else(|| missing("issued_at"))?;
-    let tag = STANDARD.decode(signature).map_err(|_| Error::SignatureMismatch)?;
+    let missing = |key| {
+        Error::malformed(
+            "token response",
+            format!("missing `{key}` needed to check the signature"),
+        )
+    };
+    let signature = response
+        .signature
+        .as_deref()
+        .ok_or_else(|| missing("signature"))?;
+    let issued_at = response
+        .issued_at
+        .as_ref()
+        .ok_or_else(|| missing("issued_at"))?;
+    let tag = STANDARD
+        .decode(signature)
+        .map_err(|_| Error::SignatureMismatch)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes())
         .map_err(|_| Error::SignatureMismatch)?;
     mac.update(response.id.as_bytes());
@@ -592,26 +656,58 @@ mod tests {
 
     #[test]
     fn environments_resolve_to_their_login_hosts() {
-        assert_eq!(Environment::Production.endpoint("token").as_str(), "https://login.salesforce.com/services/oauth2/token");
-        assert_eq!(Environment::Sandbox.endpoint("revoke").as_str(), "https://test.salesforce.com/services/oauth2/revoke");
+        assert_eq!(
+            Environment::Production.endpoint("token").as_str(),
+            "https://login.salesforce.com/services/oauth2/token"
+        );
+        assert_eq!(
+            Environment::Sandbox.endpoint("revoke").as_str(),
+            "https://test.salesforce.com/services/oauth2/revoke"
+        );
         let custom = Environment::custom("https://acme.my.salesforce.com/").unwrap();
-        assert_eq!(custom.endpoint("authorize").as_str(), "https://acme.my.salesforce.com/services/oauth2/authorize");
+        assert_eq!(
+            custom.endpoint("authorize").as_str(),
+            "https://acme.my.salesforce.com/services/oauth2/authorize"
+        );
         let site = Environment::custom("https://acme.my.site.com/partners").unwrap();
-        assert_eq!(site.endpoint("token").as_str(), "https://acme.my.site.com/partners/services/oauth2/token");
+        assert_eq!(
+            site.endpoint("token").as_str(),
+            "https://acme.my.site.com/partners/services/oauth2/token"
+        );
     }
 
     #[test]
     fn http_is_refused_except_on_loopback_hosts() {
-        for ok in ["http://127.0.0.1:8443", "http://127.5.0.1", "http://[::1]:80", "http://localhost:1", "https://x.my.salesforce.com"] {
+        for ok in [
+            "http://127.0.0.1:8443",
+            "http://127.5.0.1",
+            "http://[::1]:80",
+            "http://localhost:1",
+            "https://x.my.salesforce.com",
+        ] {
             assert!(Environment::custom(ok).is_ok(), "{ok}");
         }
-        for bad in ["http://login.salesforce.com", "http://10.0.0.1", "http://localhost.evil.com", "http://[::2]"] {
+        for bad in [
+            "http://login.salesforce.com",
+            "http://10.0.0.1",
+            "http://localhost.evil.com",
+            "http://[::2]",
+        ] {
             let err = Environment::custom(bad).unwrap_err();
             assert!(matches!(err, Error::InsecureUrl { .. }), "{bad}: {err}");
         }
-        assert!(matches!(Environment::custom("ftp://x"), Err(Error::InvalidUrl { .. })));
-        assert!(matches!(Environment::custom("not a url"), Err(Error::InvalidUrl { .. })));
-        assert!(matches!(Environment::custom("https://x.com/?a=b"), Err(Error::InvalidUrl { .. })));
+        assert!(matches!(
+            Environment::custom("ftp://x"),
+            Err(Error::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Environment::custom("not a url"),
+            Err(Error::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            Environment::custom("https://x.com/?a=b"),
+            Err(Error::InvalidUrl { .. })
+        ));
     }
 
     #[test]
@@ -622,11 +718,17 @@ mod tests {
         let pairs: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
         assert_eq!(pairs["response_type"], "code");
         assert_eq!(pairs["client_id"], "3MVGclient");
-        assert_eq!(pairs["redirect_uri"], "https://app.example.com/oauth/callback");
+        assert_eq!(
+            pairs["redirect_uri"],
+            "https://app.example.com/oauth/callback"
+        );
         assert_eq!(pairs["scope"], "api refresh_token offline_access");
         assert_eq!(pairs["state"], pending.state());
         assert_eq!(pairs["code_challenge_method"], "S256");
-        assert_eq!(pairs["code_challenge"], code_challenge(pending.code_verifier()));
+        assert_eq!(
+            pairs["code_challenge"],
+            code_challenge(pending.code_verifier())
+        );
         assert_eq!(pairs["prompt"], "login consent");
         assert_eq!(pending.code_verifier().expose().len(), 43);
         let again = oauth(Environment::Production).authorize(&[]);
@@ -638,16 +740,27 @@ mod tests {
     fn code_challenge_is_unpadded_base64url_of_the_verifiers_sha256() {
         // Expected value computed independently with Python's hashlib and base64.
         let verifier = CodeVerifier::new("dBjftJeZ4CVP-mJ92K9FbrVDvgUBj2ZsHBqnBhOJwLU");
-        assert_eq!(code_challenge(&verifier), "_LTRYcAdiu8grn_o-51ImQAMJ8MCvfHU2Wt1wB1Y-mc");
+        assert_eq!(
+            code_challenge(&verifier),
+            "_LTRYcAdiu8grn_o-51ImQAMJ8MCvfHU2Wt1wB1Y-mc"
+        );
     }
 
     #[test]
     fn callback_returns_the_code_only_when_state_matches() {
         let pending = PendingAuthorization::resume("s1", CodeVerifier::new("v"));
-        let code = pending.complete("https://app.example.com/cb?code=aPrx%3D%3D&state=s1").unwrap();
+        let code = pending
+            .complete("https://app.example.com/cb?code=aPrx%3D%3D&state=s1")
+            .unwrap();
         assert_eq!(code.expose(), "aPrx==");
-        assert!(matches!(pending.complete("code=abc&state=s2"), Err(Error::StateMismatch)));
-        assert!(matches!(pending.complete("?code=abc"), Err(Error::StateMismatch)));
+        assert!(matches!(
+            pending.complete("code=abc&state=s2"),
+            Err(Error::StateMismatch)
+        ));
+        assert!(matches!(
+            pending.complete("?code=abc"),
+            Err(Error::StateMismatch)
+        ));
         assert!(pending.complete("state=s1").unwrap_err().is_malformed());
     }
 
@@ -656,7 +769,9 @@ mod tests {
         let pending = PendingAuthorization::resume("s1", CodeVerifier::new("v"));
         let page = "https://acme.my.salesforce.com/setup/secur/RemoteAccessErrorPage.apexp?error=invalid_client&error_description=app+must+be+installed+into+org";
         assert!(pending.complete(page).unwrap_err().is_approval_required());
-        let denied = pending.complete("error=access_denied&error_description=end-user+denied+authorization&state=s1");
+        let denied = pending.complete(
+            "error=access_denied&error_description=end-user+denied+authorization&state=s1",
+        );
         assert!(matches!(denied, Err(Error::AuthorizationDenied { .. })));
         let hyphen = pending.complete("error=access-denied&state=s1");
         assert!(matches!(hyphen, Err(Error::AuthorizationDenied { .. })));
@@ -685,12 +800,75 @@ mod tests {
         let secret = ClientSecret::new("s3cret");
         let response = signed_response("s3cret", id, "1278448832702");
         assert!(verify_signature(&secret, &response).is_ok());
-        let tampered = TokenResponse { id: format!("{id}X"), ..signed_response("s3cret", id, "1278448832702") };
-        assert!(matches!(verify_signature(&secret, &tampered), Err(Error::SignatureMismatch)));
+        let tampered = TokenResponse {
+            id: format!("{id}X"),
+            ..signed_response("s3cret", id, "1278448832702")
+        };
+        assert!(matches!(
+            verify_signature(&secret, &tampered),
+            Err(Error::SignatureMismatch)
+        ));
         let other_key = signed_response("other", id, "1278448832702");
-        assert!(matches!(verify_signature(&secret, &other_key), Err(Error::SignatureMismatch)));
-        let unsigned = TokenResponse { signature: None, ..signed_response("s3cret", id, "1") };
-        assert!(verify_signature(&secret, &unsigned).unwrap_err().is_malformed());
+        assert!(matches!(
+            verify_signature(&secret, &other_key),
+            Err(Error::SignatureMismatch)
+        ));
+        let unsigned = TokenResponse {
+            signature: None,
+            ..signed_response("s3cret", id, "1")
+        };
+        assert!(
+            verify_signature(&secret, &unsigned)
+                .unwrap_err()
+                .is_malformed()
+        );
+    }
+
+    fn refreshed(rotated: Option<&str>) -> Refreshed {
+        Refreshed {
+            access_token: AccessToken::new("fresh"),
+            rotated: rotated.map(RefreshToken::new),
+            previous: RefreshToken::new("old"),
+            instance_url: Url::parse("https://moved.my.salesforce.com").unwrap(),
+            identity_url: Url::parse("https://login.salesforce.com/id/00D/005").unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refresh_yields_its_session_only_after_the_tokens_are_saved() {
+        let mut saved = None;
+        let session = refreshed(Some("rotated"))
+            .persist(|tokens| {
+                saved = Some(tokens);
+                async { Ok::<_, String>(()) }
+            })
+            .await
+            .unwrap();
+        let saved = saved.expect("the tokens were saved first");
+        assert_eq!(saved.refresh_token.expose(), "rotated");
+        assert_eq!(
+            saved.access_token.as_ref().map(AccessToken::expose),
+            Some("fresh")
+        );
+        assert_eq!(session.access_token().expose(), "fresh");
+        assert_eq!(
+            session.instance_url().as_str(),
+            "https://moved.my.salesforce.com/"
+        );
+
+        let failed = refreshed(None)
+            .persist(|_| async { Err("disk full") })
+            .await;
+        assert_eq!(failed.unwrap_err(), "disk full");
+    }
+
+    #[test]
+    fn without_rotation_the_used_refresh_token_is_kept() {
+        assert_eq!(refreshed(None).tokens().refresh_token.expose(), "old");
+        assert_eq!(
+            refreshed(Some("new")).tokens().refresh_token.expose(),
+            "new"
+        );
     }
 
     #[test]

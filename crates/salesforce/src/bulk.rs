@@ -16,12 +16,13 @@ use futures_util::stream::{self, BoxStream};
 use futures_util::{StreamExt, TryStreamExt};
 use reqwest::header::ACCEPT;
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::client::{Request, Response, SalesforceClient};
 use crate::error::{Error, Result};
 use crate::record::{Record, records_from_rows};
 use crate::retry::{backoff, jittered};
+use crate::value::FieldValue;
 use crate::wire;
 
 /// How a Bulk query runs.
@@ -133,6 +134,7 @@ pub struct BulkPage {
     pub records: Vec<Record>,
 }
 
+#[derive(Debug)]
 enum Locator {
     First,
     Next(String),
@@ -141,7 +143,11 @@ enum Locator {
 
 impl SalesforceClient {
     /// Runs a query job end to end: create, wait, then stream its result pages.
-    pub fn bulk_query(&self, soql: impl Into<String>, options: BulkQueryOptions) -> BoxStream<'static, Result<BulkPage>> {
+    pub fn bulk_query(
+        &self,
+        soql: impl Into<String>,
+        options: BulkQueryOptions,
+    ) -> BoxStream<'static, Result<BulkPage>> {
         let client = self.clone();
         let soql = soql.into();
         let job = async move {
@@ -153,8 +159,16 @@ impl SalesforceClient {
     }
 
     /// Creates a query job (`POST /jobs/query`), CSV with commas and LF.
-    pub async fn create_bulk_query(&self, soql: &str, options: &BulkQueryOptions) -> Result<BulkJob> {
-        let operation = if options.include_deleted { "queryAll" } else { "query" };
+    pub async fn create_bulk_query(
+        &self,
+        soql: &str,
+        options: &BulkQueryOptions,
+    ) -> Result<BulkJob> {
+        let operation = if options.include_deleted {
+            "queryAll"
+        } else {
+            "query"
+        };
         let body = json!({
             "operation": operation,
             "query": soql,
@@ -163,7 +177,8 @@ impl SalesforceClient {
             "lineEnding": "LF",
         });
         let request = Request::post("bulk job create", self.data_path("jobs/query"), body);
-        let job: BulkJob = wire::parse_json("bulk job response", &self.execute(&request).await?.body)?;
+        let job: BulkJob =
+            wire::parse_json("bulk job response", &self.execute(&request).await?.body)?;
         checked_job_id(&job.id)?;
         tracing::info!(job_id = %job.id, object = %job.object, "bulk query job created");
         Ok(job)
@@ -177,26 +192,49 @@ impl SalesforceClient {
     }
 
     /// Polls a job with growing, jittered waits until it completes, fails or the wait runs out.
-    pub async fn wait_for_bulk_job(&self, job_id: &str, options: &BulkQueryOptions) -> Result<BulkJob> {
+    pub async fn wait_for_bulk_job(
+        &self,
+        job_id: &str,
+        options: &BulkQueryOptions,
+    ) -> Result<BulkJob> {
         let started = Instant::now();
-        for step in 0.. {
+        let mut step = 0;
+        loop {
             let job = self.fetch_bulk_job(job_id).await?;
             match job.state {
                 JobState::JobComplete => return Ok(job),
                 JobState::Failed | JobState::Aborted => return Err(job_failed(job)),
                 _ if started.elapsed() >= options.max_wait => {
                     let state = job.state.as_str().to_owned();
-                    return Err(Error::BulkJobTimeout { job_id: job.id, state, waited: started.elapsed() });
+                    return Err(Error::BulkJobTimeout {
+                        job_id: job.id,
+                        state,
+                        waited: started.elapsed(),
+                    });
                 }
-                _ => tokio::time::sleep(jittered(backoff(options.poll_initial, options.poll_max, step))).await,
+                _ => {}
             }
+            tokio::time::sleep(jittered(backoff(
+                options.poll_initial,
+                options.poll_max,
+                step,
+            )))
+            .await;
+            step = step.saturating_add(1);
         }
-        unreachable!("the poll loop only ends by returning")
     }
 
     /// Streams a completed job's result pages. A job that processed no rows is not fetched.
-    pub fn bulk_results(&self, job: &BulkJob, options: &BulkQueryOptions) -> BoxStream<'static, Result<BulkPage>> {
-        let start = if job.number_records_processed == Some(0) { Locator::Done } else { Locator::First };
+    pub fn bulk_results(
+        &self,
+        job: &BulkJob,
+        options: &BulkQueryOptions,
+    ) -> BoxStream<'static, Result<BulkPage>> {
+        let start = if job.number_records_processed == Some(0) {
+            Locator::Done
+        } else {
+            Locator::First
+        };
         let (client, job, max_records) = (self.clone(), job.clone(), options.max_records);
         stream::try_unfold(start, move |locator| {
             let (client, job) = (client.clone(), job.clone());
@@ -213,7 +251,12 @@ impl SalesforceClient {
         .boxed()
     }
 
-    async fn fetch_bulk_page(&self, job: &BulkJob, locator: Option<String>, max_records: u32) -> Result<(BulkPage, Locator)> {
+    async fn fetch_bulk_page(
+        &self,
+        job: &BulkJob,
+        locator: Option<String>,
+        max_records: u32,
+    ) -> Result<(BulkPage, Locator)> {
         let path = self.data_path(&format!("jobs/query/{}/results", checked_job_id(&job.id)?));
         let mut request = Request::get("bulk results", path)
             .query("maxRecords", max_records.to_string())
@@ -222,21 +265,26 @@ impl SalesforceClient {
             request = request.query("locator", locator);
         }
         let response = self.execute(&request).await?;
-        let (expected, next) = page_headers(&response)?;
-        let (columns, rows) = parse_csv(&response.body)?;
-        if rows.len() as u64 != expected {
-            let detail = format!("Sforce-NumberOfRecords is {expected} but the body has {} rows", rows.len());
-            return Err(Error::malformed("bulk results", detail));
-        }
+        let ((columns, rows), next) = read_page(&response)?;
         tracing::debug!(job_id = %job.id, rows = rows.len(), "bulk result page read");
         let records = to_records(&job.object, &columns, rows)?;
-        Ok((BulkPage { job_id: job.id.clone(), columns, records }, next))
+        Ok((
+            BulkPage {
+                job_id: job.id.clone(),
+                columns,
+                records,
+            },
+            next,
+        ))
     }
 
     /// Deletes a job and its results (`DELETE /jobs/query/{id}`).
     pub async fn delete_bulk_job(&self, job_id: &str) -> Result<()> {
         let path = self.data_path(&format!("jobs/query/{}", checked_job_id(job_id)?));
-        let request = Request { method: reqwest::Method::DELETE, ..Request::get("bulk job delete", path) };
+        let request = Request {
+            method: reqwest::Method::DELETE,
+            ..Request::get("bulk job delete", path)
+        };
         self.execute(&request).await.map(drop)
     }
 }
@@ -254,8 +302,26 @@ fn checked_job_id(id: &str) -> Result<&str> {
     if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric()) {
         Ok(id)
     } else {
-        Err(Error::malformed("bulk job response", format!("job id {id:?} is not alphanumeric")))
+        Err(Error::malformed(
+            "bulk job response",
+            format!("job id {id:?} is not alphanumeric"),
+        ))
     }
+}
+
+/// Parses a results page and checks its row count against `Sforce-NumberOfRecords`, so a body
+/// cut short is an error rather than silently missing rows.
+fn read_page(response: &Response) -> Result<(Csv, Locator)> {
+    let (expected, next) = page_headers(response)?;
+    let (columns, rows) = parse_csv(&response.body)?;
+    if rows.len() as u64 != expected {
+        let detail = format!(
+            "Sforce-NumberOfRecords is {expected} but the body has {} rows",
+            rows.len()
+        );
+        return Err(Error::malformed("bulk results", detail));
+    }
+    Ok(((columns, rows), next))
 }
 
 /// `Sforce-NumberOfRecords` and the next locator (`Sforce-Locator`, `null` on the last page).
@@ -264,10 +330,12 @@ fn page_headers(response: &Response) -> Result<(u64, Locator)> {
     let count = response
         .header("sforce-numberofrecords")
         .ok_or_else(|| Error::malformed(what, "missing Sforce-NumberOfRecords header"))?;
-    let count = count
-        .trim()
-        .parse()
-        .map_err(|_| Error::malformed(what, format!("Sforce-NumberOfRecords {count:?} is not a count")))?;
+    let count = count.trim().parse().map_err(|_| {
+        Error::malformed(
+            what,
+            format!("Sforce-NumberOfRecords {count:?} is not a count"),
+        )
+    })?;
     let locator = response
         .header("sforce-locator")
         .ok_or_else(|| Error::malformed(what, "missing Sforce-Locator header"))?
@@ -280,26 +348,57 @@ fn page_headers(response: &Response) -> Result<(u64, Locator)> {
     Ok((count, next))
 }
 
-fn to_records(object: &str, columns: &[String], rows: Vec<Vec<Option<String>>>) -> Result<Vec<Record>> {
-    let rows = rows.into_iter().map(|row| row.into_iter().map(|v| v.map_or(Value::Null, Value::String)).collect());
+fn to_records(
+    object: &str,
+    columns: &[String],
+    rows: Vec<Vec<Option<String>>>,
+) -> Result<Vec<Record>> {
+    let text = |v: Option<String>| v.map_or(FieldValue::Null, |s| FieldValue::Text(s.into()));
+    let rows = rows
+        .into_iter()
+        .map(|row| row.into_iter().map(text).collect());
     records_from_rows(object, columns, rows.collect())
 }
 
-/// A parsed CSV body: the header and the rows, empty fields as `None`.
-type Csv = (Vec<String>, Vec<Vec<Option<String>>>);
+/// CSV rows, empty fields as `None`.
+type Rows = Vec<Vec<Option<String>>>;
+
+/// A parsed CSV body: the header and the rows.
+type Csv = (Vec<String>, Rows);
 
 /// Parses RFC 4180 CSV as Bulk API 2.0 writes it (comma, LF or CRLF): quoted fields may hold
 /// commas, doubled quotes and newlines. NUL bytes are dropped (connectors have met them).
 /// Every row must have as many fields as the header. Public for fuzzing.
 pub fn parse_csv(body: &[u8]) -> Result<Csv> {
-    let text = std::str::from_utf8(body)
-        .map_err(|e| Error::malformed("bulk results", format!("not UTF-8 at byte {}", e.valid_up_to())))?;
-    let mut rows = CsvReader { text, pos: 0, line: 1 }.rows()?.into_iter();
-    let Some(header) = rows.next() else { return Ok((Vec::new(), Vec::new())) };
+    let text = std::str::from_utf8(body).map_err(|e| {
+        Error::malformed(
+            "bulk results",
+            format!("not UTF-8 at byte {}", e.valid_up_to()),
+        )
+    })?;
+    let mut rows = CsvReader {
+        text,
+        pos: 0,
+        line: 1,
+    }
+    .rows()?
+    .into_iter();
+    let Some(header) = rows.next() else {
+        return Ok((Vec::new(), Vec::new()));
+    };
     let header: Vec<String> = header.into_iter().map(Option::unwrap_or_default).collect();
     let rows: Vec<_> = rows.collect();
-    if let Some((index, row)) = rows.iter().enumerate().find(|(_, row)| row.len() != header.len()) {
-        let detail = format!("row {} has {} fields but the header has {}", index + 1, row.len(), header.len());
+    if let Some((index, row)) = rows
+        .iter()
+        .enumerate()
+        .find(|(_, row)| row.len() != header.len())
+    {
+        let detail = format!(
+            "row {} has {} fields but the header has {}",
+            index + 1,
+            row.len(),
+            header.len()
+        );
         return Err(Error::malformed("bulk results", detail));
     }
     Ok((header, rows))
@@ -320,7 +419,7 @@ struct CsvReader<'a> {
 }
 
 impl CsvReader<'_> {
-    fn rows(mut self) -> Result<Vec<Vec<Option<String>>>> {
+    fn rows(mut self) -> Result<Rows> {
         let mut rows = Vec::new();
         let mut row = Vec::new();
         loop {
@@ -379,7 +478,10 @@ impl CsvReader<'_> {
             self.pos += 1;
         }
         let end = self.end().ok_or_else(|| {
-            Error::malformed("bulk results", format!("text after a closing quote on line {}", self.line))
+            Error::malformed(
+                "bulk results",
+                format!("text after a closing quote on line {}", self.line),
+            )
         })?;
         Ok((Some(field), end))
     }
@@ -422,7 +524,10 @@ mod tests {
     fn quotes_commas_newlines_and_empties_parse() {
         let (header, rows) = csv("Id,Name,Description,Owner.Name\n001,\"Acme, Inc.\",\"line one\nline \"\"two\"\"\",\n002,,\"\",Bob\n").unwrap();
         assert_eq!(header, ["Id", "Name", "Description", "Owner.Name"]);
-        assert_eq!(rows[0], [s("001"), s("Acme, Inc."), s("line one\nline \"two\""), None]);
+        assert_eq!(
+            rows[0],
+            [s("001"), s("Acme, Inc."), s("line one\nline \"two\""), None]
+        );
         assert_eq!(rows[1], [s("002"), None, None, s("Bob")]);
     }
 
@@ -455,6 +560,71 @@ mod tests {
         let err = csv("Id\n\"a\"b\n").unwrap_err();
         assert!(err.to_string().contains("after a closing quote"), "{err}");
         assert!(parse_csv(b"Id\n\xff\n").unwrap_err().is_malformed());
+    }
+
+    fn response(headers: &[(&'static str, &str)], body: &'static str) -> Response {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        Response {
+            status: 200,
+            headers: map,
+            body: bytes::Bytes::from_static(body.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn a_page_is_checked_against_its_record_count_and_names_the_next_locator() {
+        let body = "Id\n001\n002\n";
+        let page = response(
+            &[
+                ("sforce-numberofrecords", "2"),
+                ("sforce-locator", "MTAwMDA"),
+            ],
+            body,
+        );
+        let ((_, rows), next) = read_page(&page).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(matches!(next, Locator::Next(ref l) if l == "MTAwMDA"));
+        let last = response(
+            &[("sforce-numberofrecords", "2"), ("sforce-locator", "null")],
+            body,
+        );
+        assert!(matches!(read_page(&last).unwrap().1, Locator::Done));
+
+        let short = response(
+            &[("sforce-numberofrecords", "3"), ("sforce-locator", "null")],
+            body,
+        );
+        let err = read_page(&short).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Sforce-NumberOfRecords is 3 but the body has 2 rows"),
+            "{err}"
+        );
+        let unlabelled = response(&[("sforce-locator", "null")], body);
+        assert!(
+            read_page(&unlabelled)
+                .unwrap_err()
+                .to_string()
+                .contains("missing Sforce-NumberOfRecords")
+        );
+        let no_locator = response(&[("sforce-numberofrecords", "2")], body);
+        assert!(
+            read_page(&no_locator)
+                .unwrap_err()
+                .to_string()
+                .contains("missing Sforce-Locator")
+        );
+        let garbled = response(
+            &[
+                ("sforce-numberofrecords", "two"),
+                ("sforce-locator", "null"),
+            ],
+            body,
+        );
+        assert!(read_page(&garbled).unwrap_err().is_malformed());
     }
 
     #[test]

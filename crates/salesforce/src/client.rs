@@ -72,7 +72,9 @@ impl ApiVersion {
             .split_once('.')
             .is_some_and(|(major, minor)| is_digits(major) && is_digits(minor));
         if !valid {
-            return Err(Error::InvalidArgument(format!("api version {version:?} is not like 62.0")));
+            return Err(Error::InvalidArgument(format!(
+                "api version {version:?} is not like 62.0"
+            )));
         }
         Ok(Self(version.to_owned()))
     }
@@ -146,11 +148,22 @@ pub(crate) struct Request {
 impl Request {
     pub fn get(what: &'static str, path: String) -> Self {
         let (method, query, headers, json) = (Method::GET, Vec::new(), Vec::new(), None);
-        Self { what, method, path, query, headers, json }
+        Self {
+            what,
+            method,
+            path,
+            query,
+            headers,
+            json,
+        }
     }
 
     pub fn post(what: &'static str, path: String, json: serde_json::Value) -> Self {
-        Self { method: Method::POST, json: Some(json), ..Self::get(what, path) }
+        Self {
+            method: Method::POST,
+            json: Some(json),
+            ..Self::get(what, path)
+        }
     }
 
     pub fn query(mut self, key: &'static str, value: impl Into<String>) -> Self {
@@ -181,12 +194,24 @@ impl Response {
 impl SalesforceClient {
     /// A client using `session`. With a refresher, a rejected session is refreshed once per
     /// request; without one, [`Error::SessionExpired`] is returned as is.
-    pub fn new(config: ClientConfig, session: Session, refresher: Option<TokenRefresher>) -> Result<Self> {
+    pub fn new(
+        config: ClientConfig,
+        session: Session,
+        refresher: Option<TokenRefresher>,
+    ) -> Result<Self> {
         let http = build_http(&config.http)?;
         let (usage, _) = watch::channel(None);
         let session = RwLock::new(session);
-        let inner = Inner { http, config, session, refresher, usage };
-        Ok(Self { inner: Arc::new(inner) })
+        let inner = Inner {
+            http,
+            config,
+            session,
+            refresher,
+            usage,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
     }
 
     /// A client for the connection behind `refresher`: the stored access token, or a freshly
@@ -198,7 +223,11 @@ impl SalesforceClient {
 
     /// The current session (it changes when a refresh happens).
     pub fn session(&self) -> Session {
-        self.inner.session.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .session
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The current instance URL; a refresh may move it.
@@ -253,7 +282,10 @@ impl SalesforceClient {
                 self.replace_session(session.access_token()).await?;
                 continue;
             }
-            let Some(delay) = error.is_retryable().then(|| self.inner.config.http.retry.delay(retry)).flatten()
+            let Some(delay) = error
+                .is_retryable()
+                .then(|| self.inner.config.http.retry.delay(retry))
+                .flatten()
             else {
                 return Err(error);
             };
@@ -268,9 +300,17 @@ impl SalesforceClient {
         if self.session().access_token() != rejected {
             return Ok(());
         }
-        let refresher = self.inner.refresher.as_ref().expect("checked by the caller");
+        let refresher = self
+            .inner
+            .refresher
+            .as_ref()
+            .expect("checked by the caller");
         let fresh = refresher.refresh(Some(rejected)).await?;
-        *self.inner.session.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        *self
+            .inner
+            .session
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = fresh;
         Ok(())
     }
 
@@ -289,21 +329,38 @@ impl SalesforceClient {
         if let Some(json) = &request.json {
             builder = builder.json(json);
         }
-        let response = builder.send().await.map_err(|e| Error::transport(request.what, e))?;
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| Error::transport(request.what, e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         self.record_usage(&headers);
-        let body = response.bytes().await.map_err(|e| Error::transport(request.what, e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Error::transport(request.what, e))?;
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        tracing::debug!(status, bytes = body.len(), elapsed_ms, "salesforce response");
+        tracing::debug!(
+            status,
+            bytes = body.len(),
+            elapsed_ms,
+            "salesforce response"
+        );
         match status {
-            200..=299 | 304 => Ok(Response { status, headers, body }),
+            200..=299 | 304 => Ok(Response {
+                status,
+                headers,
+                body,
+            }),
             _ => Err(Error::from_rest(request.what, status, &body)),
         }
     }
 
     fn record_usage(&self, headers: &HeaderMap) {
-        let Some(value) = headers.get("sforce-limit-info") else { return };
+        let Some(value) = headers.get("sforce-limit-info") else {
+            return;
+        };
         match value.to_str().ok().and_then(parse_limit_info) {
             Some(usage) => {
                 self.inner.usage.send_replace(Some(usage));
@@ -326,7 +383,10 @@ pub(crate) fn request_url(instance: &Url, path: &str) -> Result<Url> {
         && !path_only.split('/').any(|segment| segment == "..")
         && !path_only.contains(['\\', '#']);
     if !safe {
-        return Err(Error::InvalidUrl { what: "request path", reason: format!("{path_only:?} is not a path under /services/") });
+        return Err(Error::InvalidUrl {
+            what: "request path",
+            reason: format!("{path_only:?} is not a path under /services/"),
+        });
     }
     let mut url = instance.clone();
     url.set_path(path_only);
@@ -352,7 +412,10 @@ mod tests {
     fn request_paths_stay_on_the_instance() {
         let instance = Url::parse("https://acme.my.salesforce.com").unwrap();
         let url = request_url(&instance, "/services/data/v62.0/query/01gXX-2000").unwrap();
-        assert_eq!(url.as_str(), "https://acme.my.salesforce.com/services/data/v62.0/query/01gXX-2000");
+        assert_eq!(
+            url.as_str(),
+            "https://acme.my.salesforce.com/services/data/v62.0/query/01gXX-2000"
+        );
         for bad in [
             "https://evil.example/services/data",
             "//evil.example/services/data",

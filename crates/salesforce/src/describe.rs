@@ -229,7 +229,10 @@ impl FieldType {
     pub fn as_str(&self) -> &str {
         match self {
             Self::Other(text) => text,
-            known => FIELD_TYPES.iter().find(|(_, t)| t == known).map_or("", |(name, _)| name),
+            known => FIELD_TYPES
+                .iter()
+                .find(|(_, t)| t == known)
+                .map_or("", |(name, _)| name),
         }
     }
 
@@ -277,7 +280,8 @@ impl SalesforceClient {
         if_modified_since: Option<OffsetDateTime>,
     ) -> Result<Conditional<GlobalDescribe>> {
         let request = Request::get("describe global", self.data_path("sobjects/"));
-        self.fetch_conditional(request, if_modified_since, "describe global response").await
+        self.fetch_conditional(request, if_modified_since, "describe global response")
+            .await
     }
 
     /// sObject describe: `GET /sobjects/{object}/describe`.
@@ -288,7 +292,8 @@ impl SalesforceClient {
     ) -> Result<Conditional<SObjectDescribe>> {
         let path = self.data_path(&format!("sobjects/{}/describe", checked_name(object)?));
         let request = Request::get("describe", path);
-        self.fetch_conditional(request, if_modified_since, "describe response").await
+        self.fetch_conditional(request, if_modified_since, "describe response")
+            .await
     }
 
     async fn fetch_conditional<T: DeserializeOwned>(
@@ -304,16 +309,30 @@ impl SalesforceClient {
         if response.status == 304 {
             return Ok(Conditional::NotModified);
         }
-        let last_modified = response.header(LAST_MODIFIED.as_str()).and_then(wire::parse_http_date);
+        let last_modified = response
+            .header(LAST_MODIFIED.as_str())
+            .and_then(wire::parse_http_date);
         let value = wire::parse_json(what, &response.body)?;
-        Ok(Conditional::Modified { value, last_modified })
+        Ok(Conditional::Modified {
+            value,
+            last_modified,
+        })
     }
 }
 
 /// An sObject API name, checked before it goes into a path: letters, digits and `_` only.
 pub(crate) fn checked_name(object: &str) -> Result<&str> {
-    let valid = !object.is_empty() && object.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if valid { Ok(object) } else { Err(Error::InvalidArgument(format!("{object:?} is not an sObject name"))) }
+    let valid = !object.is_empty()
+        && object
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(object)
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "{object:?} is not an sObject name"
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -331,19 +350,44 @@ mod tests {
                       {"name":"Odd","type":"brandnewtype"}]}"#;
         let describe: SObjectDescribe = wire::parse_json("describe response", body).unwrap();
         assert_eq!(describe.field("Id").unwrap().field_type, FieldType::Id);
-        assert_eq!(describe.field("OwnerId").unwrap().reference_to, ["Group", "User"]);
-        assert!(describe.field("BillingAddress").unwrap().field_type.is_compound());
-        assert_eq!(describe.field("BillingCity").unwrap().compound_field_name.as_deref(), Some("BillingAddress"));
+        assert_eq!(
+            describe.field("OwnerId").unwrap().reference_to,
+            ["Group", "User"]
+        );
+        assert!(
+            describe
+                .field("BillingAddress")
+                .unwrap()
+                .field_type
+                .is_compound()
+        );
+        assert_eq!(
+            describe
+                .field("BillingCity")
+                .unwrap()
+                .compound_field_name
+                .as_deref(),
+            Some("BillingAddress")
+        );
         assert!(describe.field("Score__c").unwrap().calculated);
-        assert_eq!(describe.field("Odd").unwrap().field_type, FieldType::Other("brandnewtype".into()));
+        assert_eq!(
+            describe.field("Odd").unwrap().field_type,
+            FieldType::Other("brandnewtype".into())
+        );
         assert_eq!(FieldType::DateTime.as_str(), "datetime");
     }
 
     #[test]
     fn a_field_without_a_type_is_malformed_and_named() {
-        let err = wire::parse_json::<SObjectDescribe>("describe response", br#"{"name":"A","fields":[{"name":"X"}]}"#)
-            .unwrap_err();
-        assert!(err.to_string().contains("fields[0]") && err.to_string().contains("type"), "{err}");
+        let err = wire::parse_json::<SObjectDescribe>(
+            "describe response",
+            br#"{"name":"A","fields":[{"name":"X"}]}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("fields[0]") && err.to_string().contains("type"),
+            "{err}"
+        );
     }
 
     #[test]

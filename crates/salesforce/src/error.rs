@@ -278,12 +278,18 @@ impl Error {
 
     /// Wraps a reqwest failure, dropping its URL so no query string reaches a log line.
     pub(crate) fn transport(what: &'static str, source: reqwest::Error) -> Self {
-        Self::Transport { what, source: source.without_url() }
+        Self::Transport {
+            what,
+            source: source.without_url(),
+        }
     }
 
     /// A malformed-response error.
     pub(crate) fn malformed(what: &'static str, detail: impl Into<String>) -> Self {
-        Self::Malformed { what, detail: detail.into() }
+        Self::Malformed {
+            what,
+            detail: detail.into(),
+        }
     }
 
     /// Classifies a non-success REST response (salesforce-api.md §2.12).
@@ -295,12 +301,20 @@ impl Error {
                 code: None,
                 message: excerpt(body),
             },
-            None => Self::UnexpectedStatus { what, status, excerpt: excerpt(body) },
+            None => Self::UnexpectedStatus {
+                what,
+                status,
+                excerpt: excerpt(body),
+            },
         }
     }
 
     fn from_rest_error(what: &'static str, status: u16, err: wire::RestError) -> Self {
-        let wire::RestError { message, error_code: code, fields } = err;
+        let wire::RestError {
+            message,
+            error_code: code,
+            fields,
+        } = err;
         match code.as_str() {
             // jsforce's rule: this variant never heals by refreshing, so refreshing would loop.
             "INVALID_SESSION_ID" if message.contains("not valid for use with the REST API") => {
@@ -319,11 +333,22 @@ impl Error {
                 object: quoted_after(&message, "sObject type '"),
                 message,
             },
-            "SERVER_UNAVAILABLE" => Self::ServerUnavailable { status, code: Some(code), message },
-            _ if status >= 500 || status == 420 => {
-                Self::ServerUnavailable { status, code: Some(code), message }
-            }
-            _ => Self::Api { what, status, code, message },
+            "SERVER_UNAVAILABLE" => Self::ServerUnavailable {
+                status,
+                code: Some(code),
+                message,
+            },
+            _ if status >= 500 || status == 420 => Self::ServerUnavailable {
+                status,
+                code: Some(code),
+                message,
+            },
+            _ => Self::Api {
+                what,
+                status,
+                code,
+                message,
+            },
         }
     }
 
@@ -347,10 +372,16 @@ impl Error {
     pub(crate) fn from_oauth_response(status: u16, body: &[u8]) -> Self {
         match wire::parse_oauth_error(body) {
             Some(err) => Self::from_oauth(err.error, err.error_description),
-            None if status >= 500 => {
-                Self::ServerUnavailable { status, code: None, message: excerpt(body) }
-            }
-            None => Self::UnexpectedStatus { what: "oauth endpoint", status, excerpt: excerpt(body) },
+            None if status >= 500 => Self::ServerUnavailable {
+                status,
+                code: None,
+                message: excerpt(body),
+            },
+            None => Self::UnexpectedStatus {
+                what: "oauth endpoint",
+                status,
+                excerpt: excerpt(body),
+            },
         }
     }
 }
@@ -359,7 +390,9 @@ impl Error {
 /// org" on the URL, and as `OAUTH_APPROVAL_ERROR_GENERIC` on Salesforce's error page; a plain
 /// `invalid_client` (wrong consumer key) is not an approval problem.
 fn is_approval_error(error: &str, description: &str) -> bool {
-    let installed = description.to_ascii_lowercase().contains("must be installed");
+    let installed = description
+        .to_ascii_lowercase()
+        .contains("must be installed");
     (error == "invalid_client" && installed)
         || error == "OAUTH_APPROVAL_ERROR_GENERIC"
         || description.contains("OAUTH_APPROVAL_ERROR_GENERIC")
@@ -399,7 +432,10 @@ mod tests {
 
     #[test]
     fn expired_session_is_refreshable_but_rest_variant_is_not() {
-        let expired = rest(401, r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#);
+        let expired = rest(
+            401,
+            r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#,
+        );
         assert!(expired.is_session_expired());
         let not_rest = rest(
             401,
@@ -415,33 +451,69 @@ mod tests {
         let err = rest(400, body);
         assert_eq!(err.invalid_field(), Some("SF_date__c"));
         assert!(matches!(err, Error::InvalidField { object: Some(ref o), .. } if o == "Lead"));
-        let filter = rest(400, r#"[{"message":"field 'SystemModstamp' can not be filtered in a query call","errorCode":"INVALID_FIELD"}]"#);
+        let filter = rest(
+            400,
+            r#"[{"message":"field 'SystemModstamp' can not be filtered in a query call","errorCode":"INVALID_FIELD"}]"#,
+        );
         assert_eq!(filter.invalid_field(), Some("SystemModstamp"));
     }
 
     #[test]
     fn invalid_field_falls_back_to_the_fields_list() {
-        let err = rest(400, r#"[{"message":"bad","errorCode":"INVALID_FIELD","fields":["Foo__c"]}]"#);
+        let err = rest(
+            400,
+            r#"[{"message":"bad","errorCode":"INVALID_FIELD","fields":["Foo__c"]}]"#,
+        );
         assert_eq!(err.invalid_field(), Some("Foo__c"));
     }
 
     #[test]
     fn invalid_type_names_the_object() {
-        let err = rest(400, r#"[{"message":"sObject type 'Foo__c' is not supported.","errorCode":"INVALID_TYPE"}]"#);
+        let err = rest(
+            400,
+            r#"[{"message":"sObject type 'Foo__c' is not supported.","errorCode":"INVALID_TYPE"}]"#,
+        );
         assert_eq!(err.invalid_type(), Some("Foo__c"));
     }
 
     #[test]
     fn each_rest_code_maps_to_its_classification() {
         assert!(rest(403, r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#).is_rate_limited());
-        assert!(rest(400, r#"[{"message":"too long","errorCode":"QUERY_TIMEOUT"}]"#).is_query_timeout());
-        assert!(rest(400, r#"[{"message":"x","errorCode":"INVALID_QUERY_LOCATOR"}]"#).is_invalid_query_locator());
-        assert!(rest(503, r#"[{"message":"down","errorCode":"SERVER_UNAVAILABLE"}]"#).is_retryable());
+        assert!(
+            rest(
+                400,
+                r#"[{"message":"too long","errorCode":"QUERY_TIMEOUT"}]"#
+            )
+            .is_query_timeout()
+        );
+        assert!(
+            rest(
+                400,
+                r#"[{"message":"x","errorCode":"INVALID_QUERY_LOCATOR"}]"#
+            )
+            .is_invalid_query_locator()
+        );
+        assert!(
+            rest(
+                503,
+                r#"[{"message":"down","errorCode":"SERVER_UNAVAILABLE"}]"#
+            )
+            .is_retryable()
+        );
         assert!(rest(503, "<html>Service Unavailable</html>").is_retryable());
         assert!(rest(400, r#"[{"message":"x","errorCode":"UNABLE_TO_LOCK_ROW"}]"#).is_retryable());
-        assert!(!rest(403, r#"[{"message":"x","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#).is_retryable());
+        assert!(
+            !rest(
+                403,
+                r#"[{"message":"x","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#
+            )
+            .is_retryable()
+        );
         assert!(!rest(400, r#"[{"message":"x","errorCode":"MALFORMED_QUERY"}]"#).is_retryable());
-        assert!(matches!(rest(404, "not json"), Error::UnexpectedStatus { status: 404, .. }));
+        assert!(matches!(
+            rest(404, "not json"),
+            Error::UnexpectedStatus { status: 404, .. }
+        ));
     }
 
     #[test]
@@ -453,14 +525,26 @@ mod tests {
         assert!(grant.needs_reauthorization());
         let inactive = Error::from_oauth("invalid_grant".into(), "inactive user".into());
         assert!(inactive.needs_reauthorization());
-        let uninstalled =
-            Error::from_oauth("invalid_client".into(), "app must be installed into org".into());
+        let uninstalled = Error::from_oauth(
+            "invalid_client".into(),
+            "app must be installed into org".into(),
+        );
         assert!(uninstalled.is_approval_required());
         let generic = Error::from_oauth("OAUTH_APPROVAL_ERROR_GENERIC".into(), String::new());
         assert!(generic.is_approval_required());
-        let bad_secret = Error::from_oauth("invalid_client".into(), "invalid client credentials".into());
+        let bad_secret =
+            Error::from_oauth("invalid_client".into(), "invalid client credentials".into());
         assert!(!bad_secret.is_approval_required());
         assert!(!bad_secret.needs_reauthorization());
+    }
+
+    #[test]
+    fn errors_and_clients_can_cross_tasks() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Error>();
+        send_sync::<crate::SalesforceClient>();
+        send_sync::<crate::TokenRefresher>();
+        send_sync::<crate::QueryPage>();
     }
 
     #[test]

@@ -40,7 +40,9 @@ pub fn parse_limit_info(header: &str) -> Option<ApiUsage> {
     let mut api = None;
     let mut bursts = None;
     for item in header.split([';', ',']) {
-        let Some((key, value)) = item.trim().split_once('=') else { continue };
+        let Some((key, value)) = item.trim().split_once('=') else {
+            continue;
+        };
         match key.trim() {
             "api-usage" => api = parse_usage(value),
             "api-bursts" => bursts = parse_usage(value),
@@ -53,7 +55,10 @@ pub fn parse_limit_info(header: &str) -> Option<ApiUsage> {
 
 fn parse_usage(value: &str) -> Option<Usage> {
     let (used, limit) = value.trim().split_once('/')?;
-    Some(Usage { used: used.trim().parse().ok()?, limit: limit.trim().parse().ok()? })
+    Some(Usage {
+        used: used.trim().parse().ok()?,
+        limit: limit.trim().parse().ok()?,
+    })
 }
 
 /// One entry of `/limits`.
@@ -104,7 +109,13 @@ mod tests {
     #[test]
     fn reads_plain_api_usage() {
         let parsed = parse_limit_info("api-usage=18/5000").unwrap();
-        assert_eq!(parsed, ApiUsage { api: usage(18, 5000), bursts: None });
+        assert_eq!(
+            parsed,
+            ApiUsage {
+                api: usage(18, 5000),
+                bursts: None
+            }
+        );
         assert_eq!(parsed.remaining(), 4982);
     }
 
@@ -120,7 +131,10 @@ mod tests {
 
     #[test]
     fn per_app_usage_alone_is_not_the_org_total() {
-        assert_eq!(parse_limit_info("per-app-api-usage=17/250(appName=x)"), None);
+        assert_eq!(
+            parse_limit_info("per-app-api-usage=17/250(appName=x)"),
+            None
+        );
         assert_eq!(parse_limit_info("api-usage=abc/10"), None);
         assert_eq!(parse_limit_info(""), None);
     }
@@ -130,9 +144,18 @@ mod tests {
         let body = br#"{"DailyApiRequests":{"Max":15000,"Remaining":14998,"Ant Migration Tool":{"Max":0,"Remaining":0}},
                         "DataStorageMB":{"Max":5,"Remaining":5}}"#;
         let limits: OrgLimits = crate::wire::parse_json("limits response", body).unwrap();
-        assert_eq!(limits.daily_api_requests(), Some(Limit { max: 15000, remaining: 14998 }));
-        let err = crate::wire::parse_json::<OrgLimits>("limits response", br#"{"X":{"Max":"a","Remaining":1}}"#)
-            .unwrap_err();
+        assert_eq!(
+            limits.daily_api_requests(),
+            Some(Limit {
+                max: 15000,
+                remaining: 14998
+            })
+        );
+        let err = crate::wire::parse_json::<OrgLimits>(
+            "limits response",
+            br#"{"X":{"Max":"a","Remaining":1}}"#,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("X.Max"), "{err}");
     }
 }

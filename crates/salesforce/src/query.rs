@@ -12,12 +12,13 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
 use reqwest::header::HeaderName;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Value, json};
 
 use crate::client::{Request, SalesforceClient, request_url};
@@ -48,7 +49,10 @@ pub struct QueryOptions {
 impl QueryOptions {
     /// Options for `queryAll`.
     pub fn all() -> Self {
-        Self { include_deleted: true, batch_size: None }
+        Self {
+            include_deleted: true,
+            batch_size: None,
+        }
     }
 
     /// Sets the batch size.
@@ -58,15 +62,21 @@ impl QueryOptions {
     }
 
     fn resource(&self) -> &'static str {
-        if self.include_deleted { "queryAll" } else { "query" }
+        if self.include_deleted {
+            "queryAll"
+        } else {
+            "query"
+        }
     }
 
     fn header_value(&self) -> Option<String> {
-        self.batch_size.map(|size| format!("batchSize={}", size.clamp(200, 2000)))
+        self.batch_size
+            .map(|size| format!("batchSize={}", size.clamp(200, 2000)))
     }
 }
 
-/// One page of a query result.
+/// One page of a query result. Its records' text borrows from the page body: the body is freed
+/// when the last record (or value) of the page is dropped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryPage {
     /// Rows matching the whole query (not this page).
@@ -89,7 +99,10 @@ struct PageWire {
 
 impl<'de> Deserialize<'de> for PageWire {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        deserializer.deserialize_map(PageVisitor)
+        PageSeed {
+            cache: PageCache::default(),
+        }
+        .deserialize(deserializer)
     }
 }
 
@@ -105,24 +118,44 @@ enum PageKey {
 }
 
 /// Reads a page by hand so that its records share one [`PageCache`].
-struct PageVisitor;
+struct PageSeed {
+    cache: PageCache,
+}
 
-impl<'de> Visitor<'de> for PageVisitor {
+impl<'de> DeserializeSeed<'de> for PageSeed {
+    type Value = PageWire;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<PageWire, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PageSeed {
     type Value = PageWire;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a query result object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<PageWire, A::Error> {
-        let (mut total_size, mut done, mut next_records_url, mut records) = (None, None, None, None);
-        let mut cache = PageCache::default();
+    fn visit_map<A: MapAccess<'de>>(
+        mut self,
+        mut map: A,
+    ) -> std::result::Result<PageWire, A::Error> {
+        let (mut total_size, mut done, mut next_records_url, mut records) =
+            (None, None, None, None);
         while let Some(key) = map.next_key::<PageKey>()? {
             match key {
                 PageKey::TotalSize => total_size = Some(map.next_value()?),
                 PageKey::Done => done = Some(map.next_value()?),
                 PageKey::NextRecordsUrl => next_records_url = map.next_value()?,
-                PageKey::Records => records = Some(map.next_value_seed(RecordsSeed { cache: &mut cache })?),
+                PageKey::Records => {
+                    records = Some(map.next_value_seed(RecordsSeed {
+                        cache: &mut self.cache,
+                    })?)
+                }
                 PageKey::Other => drop(map.next_value::<IgnoredAny>()?),
             }
         }
@@ -139,22 +172,57 @@ impl PageWire {
     fn check(self) -> Result<QueryPage> {
         let what = "query response";
         let next_records_url = match (self.done, self.next_records_url) {
-            (false, None) => return Err(Error::malformed(what, "`done` is false but `nextRecordsUrl` is missing")),
+            (false, None) => {
+                return Err(Error::malformed(
+                    what,
+                    "`done` is false but `nextRecordsUrl` is missing",
+                ));
+            }
             (false, Some(next)) if !next.starts_with("/services/data/") => {
-                return Err(Error::malformed(what, format!("`nextRecordsUrl` {next:?} is not a data API path")));
+                return Err(Error::malformed(
+                    what,
+                    format!("`nextRecordsUrl` {next:?} is not a data API path"),
+                ));
             }
             // A finished result has no next page, whatever else the body says.
             (true, _) => None,
             (false, next) => next,
         };
-        let PageWire { total_size, done, records, .. } = self;
-        Ok(QueryPage { total_size, done, next_records_url, records })
+        let PageWire {
+            total_size,
+            done,
+            records,
+            ..
+        } = self;
+        Ok(QueryPage {
+            total_size,
+            done,
+            next_records_url,
+            records,
+        })
     }
 }
 
 /// Parses a query response body. Public for benchmarks and fuzzing.
+///
+/// The body is copied once into a shared buffer that the records' text values borrow from, so
+/// the page costs one allocation per record rather than one per string.
 pub fn parse_query_page(body: &[u8]) -> Result<QueryPage> {
-    wire::parse_json::<PageWire>("query response", body)?.check()
+    let what = "query response";
+    let text = std::str::from_utf8(body)
+        .map_err(|e| Error::malformed(what, format!("not UTF-8 at byte {}", e.valid_up_to())))?;
+    let source: Arc<str> = Arc::from(text);
+    let mut de = serde_json::Deserializer::from_str(&source);
+    let seed = PageSeed {
+        cache: PageCache::with_source(source.clone()),
+    };
+    let parsed = seed
+        .deserialize(&mut de)
+        .and_then(|page| de.end().map(|()| page));
+    match parsed {
+        Ok(page) => page.check(),
+        Err(first) => Err(wire::describe_json_error::<PageWire>(what, body, first)),
+    }
 }
 
 fn page_from_value(value: Value) -> Result<QueryPage> {
@@ -184,7 +252,7 @@ pub struct CompositeQueryResult {
 /// The composite response envelope (§2.10).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct CompositeWire {
+pub(crate) struct CompositeWire {
     composite_response: Vec<SubresponseWire>,
 }
 
@@ -215,17 +283,32 @@ impl SalesforceClient {
 
     /// Streams the pages of a query. The stream ends after the last page or after the first
     /// error; an expired session is refreshed inside, so it continues across token expiry.
-    pub fn query_with(&self, soql: impl Into<String>, options: QueryOptions) -> BoxStream<'static, Result<QueryPage>> {
+    pub fn query_with(
+        &self,
+        soql: impl Into<String>,
+        options: QueryOptions,
+    ) -> BoxStream<'static, Result<QueryPage>> {
         self.page_stream(Cursor::First(soql.into()), options)
     }
 
     /// Streams the pages after `page` (none if it is the last).
-    pub fn continue_query(&self, page: &QueryPage, options: QueryOptions) -> BoxStream<'static, Result<QueryPage>> {
-        let cursor = page.next_records_url.clone().map_or(Cursor::Done, Cursor::Next);
+    pub fn continue_query(
+        &self,
+        page: &QueryPage,
+        options: QueryOptions,
+    ) -> BoxStream<'static, Result<QueryPage>> {
+        let cursor = page
+            .next_records_url
+            .clone()
+            .map_or(Cursor::Done, Cursor::Next);
         self.page_stream(cursor, options)
     }
 
-    fn page_stream(&self, cursor: Cursor, options: QueryOptions) -> BoxStream<'static, Result<QueryPage>> {
+    fn page_stream(
+        &self,
+        cursor: Cursor,
+        options: QueryOptions,
+    ) -> BoxStream<'static, Result<QueryPage>> {
         let client = self.clone();
         stream::try_unfold(cursor, move |cursor| {
             let client = client.clone();
@@ -235,8 +318,15 @@ impl SalesforceClient {
                     Cursor::Next(path) => client.fetch_next_page(&path, options).await?,
                     Cursor::Done => return Ok(None),
                 };
-                let next = page.next_records_url.clone().map_or(Cursor::Done, Cursor::Next);
-                tracing::debug!(records = page.records.len(), done = page.done, "query page read");
+                let next = page
+                    .next_records_url
+                    .clone()
+                    .map_or(Cursor::Done, Cursor::Next);
+                tracing::debug!(
+                    records = page.records.len(),
+                    done = page.done,
+                    "query page read"
+                );
                 Ok(Some((page, next)))
             }
         })
@@ -247,7 +337,10 @@ impl SalesforceClient {
     pub async fn fetch_first_page(&self, soql: &str, options: QueryOptions) -> Result<QueryPage> {
         let path = self.data_path(options.resource());
         if uri_len(&self.instance_url(), &path, soql)? > MAX_URI_BYTES {
-            tracing::debug!(soql_bytes = soql.len(), "query too long for a URL; sending it in /composite");
+            tracing::debug!(
+                soql_bytes = soql.len(),
+                "query too long for a URL; sending it in /composite"
+            );
             return self.fetch_first_page_composite(soql, options).await;
         }
         let mut request = Request::get("query", path).query("q", soql);
@@ -258,7 +351,11 @@ impl SalesforceClient {
     }
 
     /// Reads the page at a `nextRecordsUrl`.
-    pub async fn fetch_next_page(&self, next_records_url: &str, options: QueryOptions) -> Result<QueryPage> {
+    pub async fn fetch_next_page(
+        &self,
+        next_records_url: &str,
+        options: QueryOptions,
+    ) -> Result<QueryPage> {
         let mut request = Request::get("query", next_records_url.to_owned());
         if let Some(value) = options.header_value() {
             request = request.header(QUERY_OPTIONS, value);
@@ -266,15 +363,31 @@ impl SalesforceClient {
         parse_query_page(&self.execute(&request).await?.body)
     }
 
-    async fn fetch_first_page_composite(&self, soql: &str, options: QueryOptions) -> Result<QueryPage> {
-        let query = CompositeQuery { reference_id: "page".to_owned(), soql: soql.to_owned(), options };
-        let mut results = self.fetch_composite_queries(std::slice::from_ref(&query)).await?;
-        results.pop().map(|r| r.page).unwrap_or_else(|| Err(Error::malformed("composite response", "no subresponse")))
+    async fn fetch_first_page_composite(
+        &self,
+        soql: &str,
+        options: QueryOptions,
+    ) -> Result<QueryPage> {
+        let query = CompositeQuery {
+            reference_id: "page".to_owned(),
+            soql: soql.to_owned(),
+            options,
+        };
+        let mut results = self
+            .fetch_composite_queries(std::slice::from_ref(&query))
+            .await?;
+        results
+            .pop()
+            .map(|r| r.page)
+            .unwrap_or_else(|| Err(Error::malformed("composite response", "no subresponse")))
     }
 
     /// Runs several queries in one `/composite` request, which counts as one API call (§2.10).
     /// Each result is the query's first page; continue it with [`Self::continue_query`].
-    pub async fn fetch_composite_queries(&self, queries: &[CompositeQuery]) -> Result<Vec<CompositeQueryResult>> {
+    pub async fn fetch_composite_queries(
+        &self,
+        queries: &[CompositeQuery],
+    ) -> Result<Vec<CompositeQueryResult>> {
         check_composite(queries)?;
         let subrequests: Vec<Value> = queries.iter().map(|q| self.subrequest(q)).collect();
         let body = json!({ "allOrNone": false, "compositeRequest": subrequests });
@@ -287,8 +400,13 @@ impl SalesforceClient {
     fn subrequest(&self, query: &CompositeQuery) -> Value {
         let mut url = url::form_urlencoded::Serializer::new(String::new());
         url.append_pair("q", &query.soql);
-        let url = format!("{}?{}", self.data_path(query.options.resource()), url.finish());
-        let mut subrequest = json!({ "method": "GET", "url": url, "referenceId": query.reference_id });
+        let url = format!(
+            "{}?{}",
+            self.data_path(query.options.resource()),
+            url.finish()
+        );
+        let mut subrequest =
+            json!({ "method": "GET", "url": url, "referenceId": query.reference_id });
         if let Some(value) = query.options.header_value() {
             subrequest["httpHeaders"] = json!({ "Sforce-Query-Options": value });
         }
@@ -305,7 +423,10 @@ fn uri_len(instance: &url::Url, path: &str, soql: &str) -> Result<usize> {
 
 fn check_composite(queries: &[CompositeQuery]) -> Result<()> {
     if queries.is_empty() || queries.len() > MAX_COMPOSITE_SUBREQUESTS {
-        let msg = format!("a composite request takes 1 to {MAX_COMPOSITE_SUBREQUESTS} queries, not {}", queries.len());
+        let msg = format!(
+            "a composite request takes 1 to {MAX_COMPOSITE_SUBREQUESTS} queries, not {}",
+            queries.len()
+        );
         return Err(Error::InvalidArgument(msg));
     }
     let mut seen = HashSet::new();
@@ -314,26 +435,37 @@ fn check_composite(queries: &[CompositeQuery]) -> Result<()> {
         let valid = id.starts_with(|c: char| c.is_ascii_alphabetic())
             && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid || !seen.insert(id.as_str()) {
-            return Err(Error::InvalidArgument(format!("composite reference id {id:?} is invalid or repeated")));
+            return Err(Error::InvalidArgument(format!(
+                "composite reference id {id:?} is invalid or repeated"
+            )));
         }
     }
     Ok(())
 }
 
 /// Pairs each query with its subresponse by reference id; a missing one is malformed.
-fn match_subresponses(queries: &[CompositeQuery], responses: Vec<SubresponseWire>) -> Result<Vec<CompositeQueryResult>> {
+fn match_subresponses(
+    queries: &[CompositeQuery],
+    responses: Vec<SubresponseWire>,
+) -> Result<Vec<CompositeQueryResult>> {
     let mut responses: Vec<Option<SubresponseWire>> = responses.into_iter().map(Some).collect();
     let mut results = Vec::with_capacity(queries.len());
     for query in queries {
         let slot = responses
             .iter_mut()
-            .find(|r| r.as_ref().is_some_and(|r| r.reference_id == query.reference_id))
+            .find(|r| {
+                r.as_ref()
+                    .is_some_and(|r| r.reference_id == query.reference_id)
+            })
             .and_then(Option::take)
             .ok_or_else(|| {
                 let detail = format!("no subresponse for referenceId {:?}", query.reference_id);
                 Error::malformed("composite response", detail)
             })?;
-        results.push(CompositeQueryResult { reference_id: query.reference_id.clone(), page: subresponse_page(slot) });
+        results.push(CompositeQueryResult {
+            reference_id: query.reference_id.clone(),
+            page: subresponse_page(slot),
+        });
     }
     Ok(results)
 }
@@ -363,10 +495,21 @@ mod tests {
         let page = parse_query_page(PAGE.as_bytes()).unwrap();
         assert_eq!(page.total_size, 3);
         assert!(!page.done);
-        assert_eq!(page.next_records_url.as_deref(), Some("/services/data/v62.0/query/01gRO0000016PIAYA2-2"));
+        assert_eq!(
+            page.next_records_url.as_deref(),
+            Some("/services/data/v62.0/query/01gRO0000016PIAYA2-2")
+        );
         assert_eq!(page.records.len(), 2);
-        assert_eq!(page.records[0].get("Account").unwrap()["Name"], "Acme");
-        assert_eq!(page.records[1].get("Name"), Some(&Value::Null));
+        assert_eq!(
+            page.records[0]
+                .get("Account")
+                .unwrap()
+                .get("Name")
+                .unwrap()
+                .as_str(),
+            Some("Acme")
+        );
+        assert_eq!(page.records[1].get("Name"), Some(&crate::FieldValue::Null));
     }
 
     #[test]
@@ -385,23 +528,51 @@ mod tests {
     fn wrong_types_and_missing_keys_name_the_key() {
         let err = parse_query_page(br#"{"totalSize":"3","done":true,"records":[]}"#).unwrap_err();
         assert!(err.to_string().contains("totalSize"), "{err}");
-        let err = parse_query_page(br#"{"totalSize":3,"done":true,"records":[{"attributes":{"type":7}}]}"#).unwrap_err();
-        assert!(err.to_string().contains("records[0].attributes.type"), "{err}");
+        let err = parse_query_page(
+            br#"{"totalSize":3,"done":true,"records":[{"attributes":{"type":7}}]}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("records[0].attributes.type"),
+            "{err}"
+        );
         let err = parse_query_page(br#"{"totalSize":3,"done":true}"#).unwrap_err();
         assert!(err.to_string().contains("records"), "{err}");
     }
 
     #[test]
     fn batch_size_is_clamped_to_the_documented_range() {
-        assert_eq!(QueryOptions::default().with_batch_size(50).header_value().unwrap(), "batchSize=200");
-        assert_eq!(QueryOptions::default().with_batch_size(5000).header_value().unwrap(), "batchSize=2000");
-        assert_eq!(QueryOptions::default().with_batch_size(500).header_value().unwrap(), "batchSize=500");
+        assert_eq!(
+            QueryOptions::default()
+                .with_batch_size(50)
+                .header_value()
+                .unwrap(),
+            "batchSize=200"
+        );
+        assert_eq!(
+            QueryOptions::default()
+                .with_batch_size(5000)
+                .header_value()
+                .unwrap(),
+            "batchSize=2000"
+        );
+        assert_eq!(
+            QueryOptions::default()
+                .with_batch_size(500)
+                .header_value()
+                .unwrap(),
+            "batchSize=500"
+        );
         assert_eq!(QueryOptions::default().header_value(), None);
     }
 
     #[test]
     fn composite_reference_ids_are_checked() {
-        let q = |id: &str| CompositeQuery { reference_id: id.into(), soql: "SELECT Id FROM Account".into(), options: QueryOptions::default() };
+        let q = |id: &str| CompositeQuery {
+            reference_id: id.into(),
+            soql: "SELECT Id FROM Account".into(),
+            options: QueryOptions::default(),
+        };
         assert!(check_composite(&[q("a1"), q("b_2")]).is_ok());
         assert!(check_composite(&[]).is_err());
         assert!(check_composite(&[q("a"), q("a")]).is_err());
@@ -414,7 +585,11 @@ mod tests {
     fn subresponses_pair_by_reference_id_and_fail_alone() {
         let queries: Vec<CompositeQuery> = ["a", "b"]
             .iter()
-            .map(|id| CompositeQuery { reference_id: (*id).into(), soql: String::new(), options: QueryOptions::default() })
+            .map(|id| CompositeQuery {
+                reference_id: (*id).into(),
+                soql: String::new(),
+                options: QueryOptions::default(),
+            })
             .collect();
         let body = br#"{"compositeResponse":[
             {"body":[{"errorCode":"INVALID_FIELD","message":"No such column 'Foo__c' on entity 'Account'."}],"httpHeaders":{},"httpStatusCode":400,"referenceId":"b"},
@@ -423,15 +598,28 @@ mod tests {
         let results = match_subresponses(&queries, envelope.composite_response).unwrap();
         assert_eq!(results[0].reference_id, "a");
         assert!(results[0].page.as_ref().unwrap().done);
-        assert_eq!(results[1].page.as_ref().unwrap_err().invalid_field(), Some("Foo__c"));
-        let missing: CompositeWire = wire::parse_json("composite response", br#"{"compositeResponse":[]}"#).unwrap();
-        assert!(match_subresponses(&queries, missing.composite_response).unwrap_err().is_malformed());
+        assert_eq!(
+            results[1].page.as_ref().unwrap_err().invalid_field(),
+            Some("Foo__c")
+        );
+        let missing: CompositeWire =
+            wire::parse_json("composite response", br#"{"compositeResponse":[]}"#).unwrap();
+        assert!(
+            match_subresponses(&queries, missing.composite_response)
+                .unwrap_err()
+                .is_malformed()
+        );
     }
 
     #[test]
     fn uri_length_counts_the_encoded_statement() {
         let instance = url::Url::parse("https://acme.my.salesforce.com").unwrap();
-        let short = uri_len(&instance, "/services/data/v62.0/query", "SELECT Id FROM Account").unwrap();
+        let short = uri_len(
+            &instance,
+            "/services/data/v62.0/query",
+            "SELECT Id FROM Account",
+        )
+        .unwrap();
         assert!(short < 100);
         let fields: Vec<String> = (0..1500).map(|i| format!("Field_{i}__c")).collect();
         let long = format!("SELECT {} FROM Account", fields.join(", "));

@@ -17,15 +17,16 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
-use serde_json::Value;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
+use crate::value::{FieldValue, Text, ValueSeed};
 use crate::wire;
 
 /// A field name → value map, ordered by name.
-pub type Fields = BTreeMap<String, Value>;
+pub type Fields = BTreeMap<String, FieldValue>;
 
 /// A field name, shared by every record of a page.
 pub type FieldName = Arc<str>;
@@ -49,7 +50,9 @@ impl Schema {
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        let found = self.by_name.binary_search_by(|&i| self.names[i].as_ref().cmp(name));
+        let found = self
+            .by_name
+            .binary_search_by(|&i| self.names[i].as_ref().cmp(name));
         found.ok().map(|slot| self.by_name[slot])
     }
 }
@@ -59,16 +62,22 @@ impl Schema {
 pub struct Record {
     object: Arc<str>,
     schema: Arc<Schema>,
-    values: Vec<Value>,
+    values: Vec<FieldValue>,
 }
 
 impl Record {
     /// Builds a record of `object` from its fields.
     pub fn new(object: impl Into<Arc<str>>, fields: Fields) -> Self {
-        let (names, values): (Vec<FieldName>, Vec<Value>) =
-            fields.into_iter().map(|(name, value)| (FieldName::from(name), value)).unzip();
+        let (names, values): (Vec<FieldName>, Vec<FieldValue>) = fields
+            .into_iter()
+            .map(|(name, value)| (FieldName::from(name), value))
+            .unzip();
         let schema = Schema::build(names).expect("map keys are unique");
-        Self { object: object.into(), schema: Arc::new(schema), values }
+        Self {
+            object: object.into(),
+            schema: Arc::new(schema),
+            values,
+        }
     }
 
     /// The sObject type (`attributes.type`), e.g. `Account`.
@@ -78,11 +87,11 @@ impl Record {
 
     /// The record's `Id`, when it was selected.
     pub fn id(&self) -> Option<&str> {
-        self.get("Id").and_then(Value::as_str)
+        self.get("Id").and_then(FieldValue::as_str)
     }
 
     /// One field's value; `None` when the field was not selected.
-    pub fn get(&self, field: &str) -> Option<&Value> {
+    pub fn get(&self, field: &str) -> Option<&FieldValue> {
         self.schema.position(field).map(|i| &self.values[i])
     }
 
@@ -97,13 +106,18 @@ impl Record {
     }
 
     /// The fields in name order, `attributes` excluded.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
-        self.schema.by_name.iter().map(|&i| (self.schema.names[i].as_ref(), &self.values[i]))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &FieldValue)> {
+        self.schema
+            .by_name
+            .iter()
+            .map(|&i| (self.schema.names[i].as_ref(), &self.values[i]))
     }
 
     /// The fields as a map.
     pub fn to_fields(&self) -> Fields {
-        self.iter().map(|(name, value)| (name.to_owned(), value.clone())).collect()
+        self.iter()
+            .map(|(name, value)| (name.to_owned(), value.clone()))
+            .collect()
     }
 
     /// Takes the fields out of the record as a map.
@@ -116,13 +130,16 @@ impl Record {
     /// and a malformed error naming the field when it is not a date-time.
     pub fn datetime(&self, field: &str) -> Result<Option<OffsetDateTime>> {
         match self.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(text)) => wire::parse_datetime(text)
+            None | Some(FieldValue::Null) => Ok(None),
+            Some(FieldValue::Text(text)) => wire::parse_datetime(text.as_str())
                 .map(Some)
                 .map_err(|err| Error::malformed("record", format!("field `{field}`: {err}"))),
             Some(other) => Err(Error::malformed(
                 "record",
-                format!("field `{field}` is {}, expected a date-time string", json_type(other)),
+                format!(
+                    "field `{field}` is {}, expected a date-time string",
+                    other.type_name()
+                ),
             )),
         }
     }
@@ -134,7 +151,7 @@ impl Record {
 
     /// True when `IsDeleted` is true (the row came from queryAll and sits in the Recycle Bin).
     pub fn is_deleted(&self) -> bool {
-        self.get("IsDeleted") == Some(&Value::Bool(true))
+        self.get("IsDeleted") == Some(&FieldValue::Bool(true))
     }
 }
 
@@ -144,53 +161,131 @@ impl PartialEq for Record {
     }
 }
 
+/// Serializes in Salesforce's shape, `attributes.type` first, so the output reads back as a
+/// `Record`.
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.len() + 1))?;
+        map.serialize_entry("attributes", &serde_json::json!({ "type": self.object() }))?;
+        for (name, value) in self.iter() {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
 impl fmt::Debug for Record {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Record")
             .field("object", &self.object)
-            .field("fields", &fmt::from_fn(|f| f.debug_map().entries(self.iter()).finish()))
+            .field(
+                "fields",
+                &fmt::from_fn(|f| f.debug_map().entries(self.iter()).finish()),
+            )
             .finish()
     }
 }
 
 /// Records of `object` from rows of values aligned with `columns` (Bulk results): one schema
 /// shared by all of them. Fails on a repeated column name.
-pub(crate) fn records_from_rows(object: &str, columns: &[String], rows: Vec<Vec<Value>>) -> Result<Vec<Record>> {
-    let names = columns.iter().map(|c| FieldName::from(c.as_str())).collect();
+pub(crate) fn records_from_rows(
+    object: &str,
+    columns: &[String],
+    rows: Vec<Vec<FieldValue>>,
+) -> Result<Vec<Record>> {
+    let names = columns
+        .iter()
+        .map(|c| FieldName::from(c.as_str()))
+        .collect();
     let schema = Arc::new(Schema::build(names).map_err(|e| Error::malformed("bulk results", e))?);
     let object: Arc<str> = object.into();
-    let records = rows.into_iter().map(|values| Record { object: object.clone(), schema: schema.clone(), values });
+    let records = rows.into_iter().map(|values| Record {
+        object: object.clone(),
+        schema: schema.clone(),
+        values,
+    });
     Ok(records.collect())
-}
-
-/// The JSON type of a value, for error messages.
-pub(crate) fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 impl<'de> Deserialize<'de> for Record {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        RecordSeed { cache: &mut PageCache::default() }.deserialize(deserializer)
+        RecordSeed {
+            cache: &mut PageCache::default(),
+        }
+        .deserialize(deserializer)
     }
 }
 
 /// What the records of one page share: the last schema, interned names, the object type.
 #[derive(Default)]
 pub(crate) struct PageCache {
+    source: Option<Arc<str>>,
     schema: Option<Arc<Schema>>,
     names: HashMap<Box<str>, FieldName>,
     object: Option<Arc<str>>,
+    nested: Vec<FieldName>,
+    nested_at: usize,
 }
 
 impl PageCache {
-    fn intern(&mut self, name: &str) -> FieldName {
+    /// A cache whose text values borrow from `source`, the body being parsed.
+    pub(crate) fn with_source(source: Arc<str>) -> Self {
+        Self {
+            source: Some(source),
+            ..Self::default()
+        }
+    }
+
+    /// Text borrowed from the body when `text` lies inside it, else copied.
+    pub(crate) fn text(&self, text: &str) -> Text {
+        if let Some(source) = &self.source {
+            // Address arithmetic only: `text` is a slice of `source` exactly when its bytes
+            // lie inside it, and then its offsets are char boundaries of `source`.
+            let base = source.as_ptr() as usize;
+            let at = text.as_ptr() as usize;
+            if at >= base && at + text.len() <= base + source.len() {
+                return Text::shared(source, at - base, at - base + text.len());
+            }
+        }
+        Text::from(text)
+    }
+
+    /// The schema of a record just read: the previous one when the names matched it, else a
+    /// new one built from `diverged` that later records are compared against.
+    fn settle(
+        &mut self,
+        previous: Option<Arc<Schema>>,
+        diverged: Option<Vec<FieldName>>,
+    ) -> std::result::Result<Arc<Schema>, String> {
+        if let (None, Some(previous)) = (&diverged, previous) {
+            return Ok(previous);
+        }
+        let schema = Arc::new(Schema::build(diverged.unwrap_or_default())?);
+        self.schema = Some(schema.clone());
+        Ok(schema)
+    }
+
+    /// A key of a nested object (`Owner.Name`, `BillingAddress.city`). Records of a page nest
+    /// the same keys in the same order, so the keys of the previous record are replayed first
+    /// and the hash map is consulted only when they differ.
+    pub(crate) fn nested_key(&mut self, key: &str) -> FieldName {
+        let at = self.nested_at;
+        self.nested_at += 1;
+        if let Some(name) = self.nested.get(at).filter(|name| name.as_ref() == key) {
+            return name.clone();
+        }
+        let name = self.intern(key);
+        self.nested.truncate(at);
+        self.nested.push(name.clone());
+        name
+    }
+
+    /// Marks the start of a record for [`Self::nested_key`].
+    fn start_record(&mut self) {
+        self.nested_at = 0;
+    }
+
+    pub(crate) fn intern(&mut self, name: &str) -> FieldName {
         if let Some(found) = self.names.get(name) {
             return found.clone();
         }
@@ -215,7 +310,10 @@ pub(crate) struct RecordsSeed<'a> {
 impl<'de> DeserializeSeed<'de> for RecordsSeed<'_> {
     type Value = Vec<Record>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Vec<Record>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Vec<Record>, D::Error> {
         deserializer.deserialize_seq(self)
     }
 }
@@ -227,7 +325,10 @@ impl<'de> Visitor<'de> for RecordsSeed<'_> {
         f.write_str("an array of records")
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Vec<Record>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Vec<Record>, A::Error> {
         let mut records = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(2000));
         while let Some(record) = seq.next_element_seed(RecordSeed { cache: self.cache })? {
             records.push(record);
@@ -244,7 +345,10 @@ struct RecordSeed<'a> {
 impl<'de> DeserializeSeed<'de> for RecordSeed<'_> {
     type Value = Record;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Record, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Record, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
@@ -257,24 +361,38 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Record, A::Error> {
+        self.cache.start_record();
         let previous = self.cache.schema.clone();
         let expected: &[FieldName] = previous.as_ref().map_or(&[], |s| &s.names);
         let mut values = Vec::with_capacity(expected.len());
         let mut diverged: Option<Vec<FieldName>> = None;
         let mut object = None;
         loop {
-            let next = if diverged.is_none() { expected.get(values.len()) } else { None };
-            let seed = KeySeed { cache: &mut *self.cache, expected: next };
+            let next = if diverged.is_none() {
+                expected.get(values.len())
+            } else {
+                None
+            };
+            let seed = KeySeed {
+                cache: &mut *self.cache,
+                expected: next,
+            };
             match map.next_key_seed(seed)? {
                 None => break,
                 Some(Key::Attributes) => {
-                    object = Some(map.next_value_seed(AttributesSeed { cache: &mut *self.cache })?);
+                    object = Some(map.next_value_seed(AttributesSeed {
+                        cache: &mut *self.cache,
+                    })?);
                 }
-                Some(Key::Expected) => values.push(map.next_value::<Value>()?),
+                Some(Key::Expected) => values.push(map.next_value_seed(ValueSeed {
+                    cache: &mut *self.cache,
+                })?),
                 Some(Key::Other(name)) => {
                     let names = diverged.get_or_insert_with(|| expected[..values.len()].to_vec());
                     names.push(name);
-                    values.push(map.next_value::<Value>()?);
+                    values.push(map.next_value_seed(ValueSeed {
+                        cache: &mut *self.cache,
+                    })?);
                 }
             }
         }
@@ -282,15 +400,15 @@ impl<'de> Visitor<'de> for RecordSeed<'_> {
         if diverged.is_none() && values.len() != expected.len() {
             diverged = Some(expected[..values.len()].to_vec());
         }
-        let schema = match (diverged, previous) {
-            (None, Some(previous)) => previous,
-            (names, _) => {
-                let schema = Arc::new(Schema::build(names.unwrap_or_default()).map_err(de::Error::custom)?);
-                self.cache.schema = Some(schema.clone());
-                schema
-            }
-        };
-        Ok(Record { object, schema, values })
+        let schema = self
+            .cache
+            .settle(previous, diverged)
+            .map_err(de::Error::custom)?;
+        Ok(Record {
+            object,
+            schema,
+            values,
+        })
     }
 }
 
@@ -309,7 +427,10 @@ struct KeySeed<'a> {
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = Key;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Key, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Key, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
@@ -338,7 +459,10 @@ struct AttributesSeed<'a> {
 impl<'de> DeserializeSeed<'de> for AttributesSeed<'_> {
     type Value = Arc<str>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Arc<str>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Arc<str>, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
@@ -354,7 +478,11 @@ impl<'de> Visitor<'de> for AttributesSeed<'_> {
         let mut object = None;
         while let Some(key) = map.next_key::<AttributeKey>()? {
             match key {
-                AttributeKey::Type => object = Some(map.next_value_seed(ObjectSeed { cache: &mut *self.cache })?),
+                AttributeKey::Type => {
+                    object = Some(map.next_value_seed(ObjectSeed {
+                        cache: &mut *self.cache,
+                    })?)
+                }
                 AttributeKey::Other => drop(map.next_value::<IgnoredAny>()?),
             }
         }
@@ -378,7 +506,10 @@ struct ObjectSeed<'a> {
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {
     type Value = Arc<str>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Arc<str>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> std::result::Result<Arc<str>, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
@@ -408,7 +539,9 @@ mod tests {
     fn parse_many(text: &str) -> Vec<Record> {
         let mut cache = PageCache::default();
         let mut de = serde_json::Deserializer::from_str(text);
-        RecordsSeed { cache: &mut cache }.deserialize(&mut de).unwrap()
+        RecordsSeed { cache: &mut cache }
+            .deserialize(&mut de)
+            .unwrap()
     }
 
     #[test]
@@ -423,11 +556,26 @@ mod tests {
         assert_eq!(record.object(), "Account");
         assert_eq!(record.id(), Some("001000000000001AAA"));
         assert!(record.get("attributes").is_none());
-        assert_eq!(record.get("Owner").unwrap()["attributes"]["type"], json!("User"));
-        assert_eq!(record.system_modstamp().unwrap(), Some(datetime!(2024-01-01 0:00 UTC)));
+        let owner = record.get("Owner").unwrap();
+        assert_eq!(
+            owner
+                .get("attributes")
+                .unwrap()
+                .get("type")
+                .unwrap()
+                .as_str(),
+            Some("User")
+        );
+        assert_eq!(
+            record.system_modstamp().unwrap(),
+            Some(datetime!(2024-01-01 0:00 UTC))
+        );
         assert!(!record.is_deleted());
         let names: Vec<&str> = record.iter().map(|(name, _)| name).collect();
-        assert_eq!(names, ["Id", "IsDeleted", "Name", "Owner", "SystemModstamp"]);
+        assert_eq!(
+            names,
+            ["Id", "IsDeleted", "Name", "Owner", "SystemModstamp"]
+        );
     }
 
     #[test]
@@ -439,21 +587,38 @@ mod tests {
                 {"attributes":{"type":"A"},"Id":"4","Other":true},
                 {"attributes":{"type":"A"},"Id":"5","Other":false,"More":1}]"#,
         );
-        assert_eq!(records[1].get("Name"), Some(&json!("y")));
+        assert_eq!(records[1].get("Name"), Some(&FieldValue::from("y")));
         assert!(Arc::ptr_eq(&records[0].schema, &records[1].schema));
         assert_eq!((records[2].object(), records[2].len()), ("B", 1));
         assert_eq!(records[2].get("Name"), None);
-        assert_eq!(records[3].get("Other"), Some(&json!(true)));
-        assert_eq!(records[4].get("More"), Some(&json!(1)));
+        assert_eq!(records[3].get("Other"), Some(&FieldValue::Bool(true)));
+        assert_eq!(records[4].get("More"), Some(&FieldValue::from(json!(1))));
         assert_eq!(records[4].get("Name"), None);
     }
 
     #[test]
     fn a_record_built_from_fields_equals_the_parsed_one() {
         let parsed = parse(r#"{"attributes":{"type":"A"},"b":1,"a":null}"#).unwrap();
-        let built = Record::new("A", Fields::from([("a".into(), Value::Null), ("b".into(), json!(1))]));
+        let built = Record::new(
+            "A",
+            Fields::from([
+                ("a".into(), FieldValue::Null),
+                ("b".into(), json!(1).into()),
+            ]),
+        );
         assert_eq!(parsed, built);
         assert_eq!(parsed.clone().into_fields(), built.to_fields());
+    }
+
+    #[test]
+    fn a_serialized_record_reads_back_equal() {
+        let record = parse(
+            r#"{"attributes":{"type":"A","url":"/u"},"Id":"1","Owner":{"Name":"n"},"N":2.5}"#,
+        )
+        .unwrap();
+        let text = serde_json::to_string(&record).unwrap();
+        assert!(text.starts_with(r#"{"attributes":{"type":"A"}"#), "{text}");
+        assert_eq!(parse(&text).unwrap(), record);
     }
 
     #[test]

@@ -53,32 +53,58 @@ pub struct DeletedRecord {
 
 impl SalesforceClient {
     /// getUpdated: `GET /sobjects/{object}/updated/?start=&end=`.
-    pub async fn fetch_updated(&self, object: &str, start: OffsetDateTime, end: OffsetDateTime) -> Result<UpdatedIds> {
+    pub async fn fetch_updated(
+        &self,
+        object: &str,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> Result<UpdatedIds> {
         let request = self.replication_request("updated", object, start, end)?;
         wire::parse_json("getUpdated response", &self.execute(&request).await?.body)
     }
 
     /// getDeleted: `GET /sobjects/{object}/deleted/?start=&end=`.
-    pub async fn fetch_deleted(&self, object: &str, start: OffsetDateTime, end: OffsetDateTime) -> Result<DeletedRecords> {
+    pub async fn fetch_deleted(
+        &self,
+        object: &str,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> Result<DeletedRecords> {
         let request = self.replication_request("deleted", object, start, end)?;
         wire::parse_json("getDeleted response", &self.execute(&request).await?.body)
     }
 
-    fn replication_request(&self, kind: &str, object: &str, start: OffsetDateTime, end: OffsetDateTime) -> Result<Request> {
+    fn replication_request(
+        &self,
+        kind: &str,
+        object: &str,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> Result<Request> {
         // Salesforce answers INVALID_REPLICATION_DATE; checking here saves the call.
         if start >= end {
-            return Err(Error::InvalidArgument(format!("{kind} window must start before it ends")));
+            return Err(Error::InvalidArgument(format!(
+                "{kind} window must start before it ends"
+            )));
         }
         let path = self.data_path(&format!("sobjects/{}/{kind}/", checked_name(object)?));
-        let what = if kind == "updated" { "getUpdated" } else { "getDeleted" };
-        Ok(Request::get(what, path).query("start", window_bound(start)).query("end", window_bound(end)))
+        let what = if kind == "updated" {
+            "getUpdated"
+        } else {
+            "getDeleted"
+        };
+        Ok(Request::get(what, path)
+            .query("start", window_bound(start))
+            .query("end", window_bound(end)))
     }
 }
 
 /// The documented parameter form, `2013-05-06T00:00:00+00:00`, in UTC.
 fn window_bound(at: OffsetDateTime) -> String {
     let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
-    at.to_offset(UtcOffset::UTC).format(format).unwrap_or_default()
+    at.to_offset(UtcOffset::UTC)
+        .format(format)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -100,18 +126,27 @@ mod tests {
                  "earliestDateAvailable":"2013-05-03T15:57:00.000+0000","latestDateCovered":"2013-05-08T21:20:00.000+0000"}"#,
         )
         .unwrap();
-        assert_eq!(deleted.deleted_records[0].deleted_date, datetime!(2013-05-07 22:07:19 UTC));
+        assert_eq!(
+            deleted.deleted_records[0].deleted_date,
+            datetime!(2013-05-07 22:07:19 UTC)
+        );
     }
 
     #[test]
     fn a_bad_date_names_the_key() {
-        let err = wire::parse_json::<UpdatedIds>("getUpdated response", br#"{"ids":[],"latestDateCovered":"yesterday"}"#)
-            .unwrap_err();
+        let err = wire::parse_json::<UpdatedIds>(
+            "getUpdated response",
+            br#"{"ids":[],"latestDateCovered":"yesterday"}"#,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("latestDateCovered"), "{err}");
     }
 
     #[test]
     fn window_bounds_use_the_documented_form() {
-        assert_eq!(window_bound(datetime!(2013-05-06 02:00 +2)), "2013-05-06T00:00:00+00:00");
+        assert_eq!(
+            window_bound(datetime!(2013-05-06 02:00 +2)),
+            "2013-05-06T00:00:00+00:00"
+        );
     }
 }

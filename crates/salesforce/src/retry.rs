@@ -33,12 +33,16 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// A policy that never retries.
     pub fn none() -> Self {
-        Self { max_retries: 0, ..Self::default() }
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
     }
 
     /// The delay before retry number `retry` (0-based), or `None` once retries are spent.
     pub fn delay(&self, retry: u32) -> Option<Duration> {
-        (retry < self.max_retries).then(|| jittered(backoff(self.initial_delay, self.max_delay, retry)))
+        (retry < self.max_retries)
+            .then(|| jittered(backoff(self.initial_delay, self.max_delay, retry)))
     }
 }
 

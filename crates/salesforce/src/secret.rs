@@ -74,7 +74,10 @@ mod tests {
         let token = AccessToken::new("00Dxx0000000001!AQ4AQFakeSessionValue");
         assert_eq!(format!("{token}"), "[redacted]");
         assert_eq!(format!("{token:?}"), "AccessToken([redacted])");
-        assert_eq!(format!("{:?}", Some(RefreshToken::new("5Aep861"))), "Some(RefreshToken([redacted]))");
+        assert_eq!(
+            format!("{:?}", Some(RefreshToken::new("5Aep861"))),
+            "Some(RefreshToken([redacted]))"
+        );
         assert_eq!(token.expose(), "00Dxx0000000001!AQ4AQFakeSessionValue");
     }
 }

@@ -58,21 +58,27 @@ pub(crate) fn parse_json<T: DeserializeOwned>(what: &'static str, body: &[u8]) -
 }
 
 /// Decodes an already-parsed JSON value, naming the key on failure.
-pub(crate) fn from_value<T: DeserializeOwned>(what: &'static str, value: serde_json::Value) -> Result<T> {
+pub(crate) fn from_value<T: DeserializeOwned>(
+    what: &'static str,
+    value: serde_json::Value,
+) -> Result<T> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
         let path = err.path().to_string();
         Error::malformed(what, format!("at `{path}`: {}", err.into_inner()))
     })
 }
 
-fn describe_json_error<T: DeserializeOwned>(
+/// Names what was wrong with a body that failed to decode as `T`.
+pub(crate) fn describe_json_error<T: DeserializeOwned>(
     what: &'static str,
     body: &[u8],
     first: serde_json::Error,
 ) -> Error {
     let mut de = serde_json::Deserializer::from_slice(body);
     let detail = match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Err(err) if err.path().iter().next().is_some() => format!("at `{}`: {}", err.path(), err.inner()),
+        Err(err) if err.path().iter().next().is_some() => {
+            format!("at `{}`: {}", err.path(), err.inner())
+        }
         _ => first.to_string(),
     };
     Error::malformed(what, detail)
@@ -99,7 +105,9 @@ fn split_offset(text: &str) -> Option<(&str, &str)> {
     if let Some(body) = text.strip_suffix('Z') {
         return Some((body, "Z"));
     }
-    let at = text.rfind(['+', '-']).filter(|&at| at > text.find('T').unwrap_or(usize::MAX))?;
+    let at = text
+        .rfind(['+', '-'])
+        .filter(|&at| at > text.find('T').unwrap_or(usize::MAX))?;
     Some(text.split_at(at))
 }
 
@@ -119,7 +127,9 @@ fn parse_offset(offset: &str) -> Option<UtcOffset> {
 }
 
 /// Serde helper: a date-time string read with [`parse_datetime`].
-pub(crate) fn de_datetime<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<OffsetDateTime, D::Error> {
+pub(crate) fn de_datetime<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<OffsetDateTime, D::Error> {
     let text = String::deserialize(deserializer)?;
     parse_datetime(&text).map_err(serde::de::Error::custom)
 }
@@ -129,7 +139,9 @@ pub(crate) fn de_opt_datetime<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<OffsetDateTime>, D::Error> {
     match Option::<String>::deserialize(deserializer)? {
-        Some(text) => parse_datetime(&text).map(Some).map_err(serde::de::Error::custom),
+        Some(text) => parse_datetime(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
         None => Ok(None),
     }
 }
@@ -146,7 +158,11 @@ const MILLIS_Z: &[BorrowedFormatItem<'static>] =
 /// Milliseconds are written only when non-zero, so a cursor never loses precision.
 pub fn soql_datetime(value: OffsetDateTime) -> String {
     let utc = value.to_offset(UtcOffset::UTC);
-    let format = if utc.millisecond() == 0 { SECONDS_Z } else { MILLIS_Z };
+    let format = if utc.millisecond() == 0 {
+        SECONDS_Z
+    } else {
+        MILLIS_Z
+    };
     // Formatting a valid OffsetDateTime with a fixed format cannot fail for years 0..=9999.
     utc.format(format).unwrap_or_default()
 }
@@ -157,12 +173,17 @@ const HTTP_DATE: &[BorrowedFormatItem<'static>] = format_description!(
 
 /// Formats an `If-Modified-Since` value (RFC 9110 IMF-fixdate).
 pub(crate) fn http_date(value: OffsetDateTime) -> String {
-    value.to_offset(UtcOffset::UTC).format(HTTP_DATE).unwrap_or_default()
+    value
+        .to_offset(UtcOffset::UTC)
+        .format(HTTP_DATE)
+        .unwrap_or_default()
 }
 
 /// Parses a `Last-Modified` value (RFC 9110 IMF-fixdate).
 pub(crate) fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
-    PrimitiveDateTime::parse(text.trim(), HTTP_DATE).ok().map(PrimitiveDateTime::assume_utc)
+    PrimitiveDateTime::parse(text.trim(), HTTP_DATE)
+        .ok()
+        .map(PrimitiveDateTime::assume_utc)
 }
 
 #[cfg(test)]
@@ -192,7 +213,14 @@ mod tests {
 
     #[test]
     fn rejects_dates_without_an_offset_and_garbage() {
-        for text in ["2024-01-02T03:04:05", "2024-01-02", "", "2024-13-02T03:04:05Z", "x+0000", "2024-01-02T03:04:05+00"] {
+        for text in [
+            "2024-01-02T03:04:05",
+            "2024-01-02",
+            "",
+            "2024-13-02T03:04:05Z",
+            "x+0000",
+            "2024-01-02T03:04:05+00",
+        ] {
             let err = parse_datetime(text).unwrap_err();
             assert!(err.is_malformed(), "{text}: {err}");
         }
@@ -200,9 +228,18 @@ mod tests {
 
     #[test]
     fn soql_literal_uses_z_and_keeps_milliseconds_only_when_present() {
-        assert_eq!(soql_datetime(datetime!(2024-01-02 03:04:05 UTC)), "2024-01-02T03:04:05Z");
-        assert_eq!(soql_datetime(datetime!(2024-01-02 03:04:05.120 UTC)), "2024-01-02T03:04:05.120Z");
-        assert_eq!(soql_datetime(datetime!(2024-01-02 05:04:05 +2)), "2024-01-02T03:04:05Z");
+        assert_eq!(
+            soql_datetime(datetime!(2024-01-02 03:04:05 UTC)),
+            "2024-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            soql_datetime(datetime!(2024-01-02 03:04:05.120 UTC)),
+            "2024-01-02T03:04:05.120Z"
+        );
+        assert_eq!(
+            soql_datetime(datetime!(2024-01-02 05:04:05 +2)),
+            "2024-01-02T03:04:05Z"
+        );
     }
 
     #[test]
@@ -220,10 +257,15 @@ mod tests {
             done: bool,
             records: Vec<u32>,
         }
-        let err = parse_json::<Page>("query response", br#"{"done":"yes","records":[]}"#).unwrap_err();
+        let err =
+            parse_json::<Page>("query response", br#"{"done":"yes","records":[]}"#).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("`done`") && text.contains("expected a boolean"), "{text}");
-        let err = parse_json::<Page>("query response", br#"{"records":[1,"x"],"done":true}"#).unwrap_err();
+        assert!(
+            text.contains("`done`") && text.contains("expected a boolean"),
+            "{text}"
+        );
+        let err = parse_json::<Page>("query response", br#"{"records":[1,"x"],"done":true}"#)
+            .unwrap_err();
         assert!(err.to_string().contains("records[1]"), "{err}");
         let err = parse_json::<Page>("query response", br#"{"records":[]}"#).unwrap_err();
         assert!(err.to_string().contains("missing field `done`"), "{err}");
