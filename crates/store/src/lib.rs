@@ -1,0 +1,264 @@
+//! The store: everything sfsync keeps between runs, behind one backend-neutral trait.
+//!
+//! - [`Store`]: organizations, users and API-token hashes; connections and their sealed
+//!   tokens; per-object state (selection, projection, cursor, load progress, schedule,
+//!   lease); snapshots; the change log; runs; the API spend ledger; Id ranges for
+//!   reconciliation;
+//! - [`model`]: the rows it reads and writes;
+//! - [`Error`]: how it fails;
+//! - [`SqliteStore`]: the embedded default backend (one process, one file);
+//! - `conformance` (feature `testsuite`): the tests every backend must pass.
+//!
+//! The trait assumes nothing SQLite-only: several worker processes may share one
+//! PostgreSQL database, so every write that must not race is a transaction or carries a
+//! fencing token (the lease epoch), and every order the engine relies on (feed cursors)
+//! is a property the conformance suite checks.
+
+#![warn(missing_docs)]
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use sfsync_core::{ChangeEvent, FeedCursor, ObjectName, OrganizationSlug, Projection};
+use sfsync_core::{RecordId, SchemaEvent, Snapshot};
+
+mod error;
+pub mod model;
+mod persisted;
+mod sqlite;
+
+#[cfg(feature = "testsuite")]
+pub mod conformance;
+
+pub use error::Error;
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+/// What every store operation returns.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything sfsync keeps, as one object-safe trait used as `Arc<dyn Store>`.
+///
+/// Verbs follow style.md: `load_` reads, `save_` writes (creating or replacing), `create_`
+/// inserts what must not exist yet, `commit_` writes a page all or nothing.
+#[async_trait]
+pub trait Store: Send + Sync {
+    // Organizations, users and API tokens.
+
+    /// Creates an organization; [`Error::AlreadyExists`] when the slug is taken.
+    async fn create_organization(
+        &self,
+        slug: &OrganizationSlug,
+        created_at_ms: i64,
+    ) -> Result<Organization>;
+
+    /// The organization with this slug.
+    async fn load_organization(&self, slug: &OrganizationSlug) -> Result<Option<Organization>>;
+
+    /// Adds a user; [`Error::AlreadyExists`] when the e-mail is taken in the organization.
+    async fn create_user(
+        &self,
+        organization: OrganizationId,
+        email: &str,
+        role: Role,
+        created_at_ms: i64,
+    ) -> Result<User>;
+
+    /// The users of an organization, in the order they were added.
+    async fn load_users(&self, organization: OrganizationId) -> Result<Vec<User>>;
+
+    /// Records the SHA-256 of a new API token for a user.
+    async fn save_api_token(
+        &self,
+        user: UserId,
+        hash: &TokenHash,
+        created_at_ms: i64,
+    ) -> Result<()>;
+
+    /// The user an API token (given as its SHA-256) belongs to.
+    async fn load_user_by_token(&self, hash: &TokenHash) -> Result<Option<User>>;
+
+    // Connections and tokens.
+
+    /// Records the organization's connection, replacing the details of an earlier one (a
+    /// reconnect) while keeping its id and object state; the status becomes active.
+    async fn save_connection(&self, connection: &NewConnection) -> Result<Connection>;
+
+    /// The organization's connection.
+    async fn load_connection(&self, organization: OrganizationId) -> Result<Option<Connection>>;
+
+    /// Every connection, for the scheduler.
+    async fn load_connections(&self) -> Result<Vec<Connection>>;
+
+    /// Sets a connection's status and the detail shown on the admin's card.
+    async fn save_connection_status(
+        &self,
+        connection: ConnectionId,
+        status: ConnectionStatus,
+        detail: Option<&str>,
+    ) -> Result<()>;
+
+    /// Stores a connection's sealed tokens, replacing earlier ones. A refresh that may rotate
+    /// the refresh token goes through [`Store::lock_tokens`] instead.
+    async fn save_sealed_tokens(
+        &self,
+        connection: ConnectionId,
+        sealed: &SealedSecret,
+    ) -> Result<()>;
+
+    /// A connection's sealed tokens.
+    async fn load_sealed_tokens(&self, connection: ConnectionId) -> Result<Option<SealedSecret>>;
+
+    /// Takes the connection's token lock, waiting while another holder has it: the single
+    /// flight of a token refresh, across every task and (on PostgreSQL) every process.
+    ///
+    /// The holder re-reads the tokens through the guard (another holder may have rotated
+    /// them meanwhile), refreshes, and saves the rotated tokens through the guard before
+    /// dropping it; dropping releases the lock. SQLite: a per-connection tokio mutex (one
+    /// process holds the file) and a `BEGIN IMMEDIATE` transaction per read or write.
+    /// PostgreSQL plan: a dedicated pooled connection holding
+    /// `pg_advisory_lock(hashtext('sf-refresh'), connection_id)` for the guard's life,
+    /// released by `pg_advisory_unlock` (or by closing that connection if the guard is
+    /// dropped mid-await), with reads and writes on that same connection.
+    async fn lock_tokens(&self, connection: ConnectionId) -> Result<Box<dyn TokenLock>>;
+
+    // Per-object state.
+
+    /// Marks exactly these objects selected for the connection, creating their state rows;
+    /// objects left out stay in the store, unselected, with their snapshots and cursor.
+    async fn save_selected_objects(
+        &self,
+        connection: ConnectionId,
+        objects: &[ObjectName],
+    ) -> Result<()>;
+
+    /// The state of every object the connection has touched.
+    async fn load_object_states(&self, connection: ConnectionId) -> Result<Vec<ObjectState>>;
+
+    /// The state of one object.
+    async fn load_object_state(
+        &self,
+        connection: ConnectionId,
+        object: &ObjectName,
+    ) -> Result<Option<ObjectState>>;
+
+    /// Records the projection built from a describe fetched at `fetched_at_ms`.
+    async fn save_projection(
+        &self,
+        connection: ConnectionId,
+        projection: &Projection,
+        fetched_at_ms: i64,
+    ) -> Result<()>;
+
+    /// Records when an object last ran, how, and when it runs next.
+    async fn save_schedule(
+        &self,
+        connection: ConnectionId,
+        object: &ObjectName,
+        schedule: &ObjectSchedule,
+    ) -> Result<()>;
+
+    /// Claims an object for `owner` until `until_ms`, if no other owner holds an unexpired
+    /// lease at `now_ms`; each claim raises the epoch by one, which fences off the previous
+    /// holder's commits. `None` when another owner holds it.
+    async fn claim_lease(
+        &self,
+        connection: ConnectionId,
+        object: &ObjectName,
+        owner: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Option<Lease>>;
+
+    // Snapshots and pages.
+
+    /// The snapshots held for these Ids (those that exist, in no particular order).
+    async fn load_snapshots(
+        &self,
+        connection: ConnectionId,
+        object: &ObjectName,
+        ids: &[RecordId],
+    ) -> Result<Vec<Snapshot>>;
+
+    /// How many snapshots each object of the connection holds, soft-deleted ones included.
+    async fn count_snapshots(&self, connection: ConnectionId) -> Result<BTreeMap<ObjectName, u64>>;
+
+    /// Writes one page in one transaction: snapshot upserts and removals, change events (the
+    /// store assigns their feed cursors), schema events and the object's new progress. All
+    /// or nothing; [`Error::LeaseLost`] when `lease_epoch` no longer matches.
+    ///
+    /// Feed cursors are global, strictly increasing and never reused, and they become
+    /// visible in increasing order: a reader that has seen cursor N never later sees a new
+    /// event below N. (SQLite gets this from its single writer; a PostgreSQL backend must
+    /// take the cursors from a counter row locked until commit, not from a sequence, whose
+    /// values commit out of order.)
+    async fn commit_page(&self, page: &PageCommit) -> Result<CommitReceipt>;
+
+    // The change log.
+
+    /// The organization's change events after `after` (from the start when `None`), in
+    /// cursor order, at most `limit`.
+    async fn load_changes(
+        &self,
+        organization: OrganizationId,
+        after: Option<FeedCursor>,
+        limit: u32,
+    ) -> Result<Vec<ChangeEvent>>;
+
+    /// The schema events of one object, oldest first.
+    async fn load_schema_events(
+        &self,
+        connection: ConnectionId,
+        object: &ObjectName,
+    ) -> Result<Vec<SchemaEvent>>;
+
+    // Runs and the API budget.
+
+    /// Records a finished run.
+    async fn save_run(&self, run: &RunRecord) -> Result<RunId>;
+
+    /// The connection's most recent runs, newest first.
+    async fn load_runs(&self, connection: ConnectionId, limit: u32) -> Result<Vec<RunRecord>>;
+
+    /// Adds API calls sfsync spent to the ledger.
+    async fn save_api_calls(&self, calls: &ApiCalls) -> Result<()>;
+
+    /// What sfsync spent since `since_ms` (pass now minus 24 hours for the daily budget),
+    /// and the latest org-wide usage seen.
+    async fn load_api_spend(&self, connection: ConnectionId, since_ms: i64) -> Result<ApiSpend>;
+
+    // Reconciliation of hard deletes.
+
+    /// The snapshot Ids of an object within a range, in Id order, at most `limit`.
+    async fn load_snapshot_ids(
+        &self,
+        connection: ConnectionId,
+        object: &ObjectName,
+        range: &IdRange,
+        limit: u32,
+    ) -> Result<Vec<RecordId>>;
+
+    /// How many snapshots of an object fall in each range, soft-deleted ones included (as
+    /// a `queryAll` count includes them).
+    async fn count_snapshots_in_ranges(
+        &self,
+        connection: ConnectionId,
+        object: &ObjectName,
+        ranges: &[IdRange],
+    ) -> Result<Vec<u64>>;
+
+    /// Closes the store: waits for open work, closes connections and releases whatever
+    /// keeps another process out. Later calls fail.
+    async fn close(&self);
+}
+
+/// The held token lock of one connection (see [`Store::lock_tokens`]). Dropping it releases
+/// the lock.
+#[async_trait]
+pub trait TokenLock: Send {
+    /// Re-reads the sealed tokens, as stored now.
+    async fn load(&mut self) -> Result<Option<SealedSecret>>;
+
+    /// Stores rotated tokens durably before returning, while the lock is still held.
+    async fn save(&mut self, sealed: &SealedSecret) -> Result<()>;
+}

@@ -1,0 +1,349 @@
+//! The persisted forms of domain values, shared by every backend.
+//!
+//! sfsync-core serialises values one way only, as change events carry them, and that form
+//! loses the type: `"2024-01-01"` may be a date or a text, `1500` an int or a currency. The
+//! store needs the value back exactly, so it writes its own tagged JSON (`{"t":"date",
+//! "v":"2024-01-01"}`) and reads every row back through a decoder that reports a row it
+//! cannot read as [`Error::Corrupt`] instead of panicking.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sfsync_core::{
+    ChangeKind, Decimal, FieldChange, FieldName, FieldSpec, FieldType, FieldValue, ObjectName,
+    Projection, SchemaChange,
+};
+use time::Date;
+use time::macros::format_description;
+
+use crate::Error;
+use crate::model::{ConnectionStatus, Environment, Role, RunOutcome};
+
+/// A [`FieldValue`] with its variant written down.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "t", content = "v", rename_all = "snake_case")]
+enum StoredValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// Exact decimal text, never a float.
+    Number(String),
+    Text(String),
+    /// `2024-01-31`.
+    Date(String),
+    /// UTC epoch milliseconds.
+    DateTime(i64),
+    Json(Value),
+}
+
+const DATE: &[time::format_description::BorrowedFormatItem<'_>] =
+    format_description!("[year]-[month]-[day]");
+
+impl From<&FieldValue> for StoredValue {
+    fn from(value: &FieldValue) -> Self {
+        match value {
+            FieldValue::Null => Self::Null,
+            FieldValue::Bool(b) => Self::Bool(*b),
+            FieldValue::Int(i) => Self::Int(*i),
+            FieldValue::Number(d) => Self::Number(d.to_string()),
+            FieldValue::Text(t) => Self::Text(t.clone()),
+            FieldValue::Date(d) => Self::Date(d.format(DATE).unwrap_or_default()),
+            FieldValue::DateTime(ms) => Self::DateTime(*ms),
+            FieldValue::Json(v) => Self::Json(v.clone()),
+        }
+    }
+}
+
+impl StoredValue {
+    fn into_value(self) -> Result<FieldValue, String> {
+        Ok(match self {
+            Self::Null => FieldValue::Null,
+            Self::Bool(b) => FieldValue::Bool(b),
+            Self::Int(i) => FieldValue::Int(i),
+            Self::Number(text) => FieldValue::Number(
+                Decimal::parse(&text).ok_or_else(|| format!("bad decimal {text:?}"))?,
+            ),
+            Self::Text(t) => FieldValue::Text(t),
+            Self::Date(text) => FieldValue::Date(
+                Date::parse(&text, DATE).map_err(|e| format!("bad date {text:?}: {e}"))?,
+            ),
+            Self::DateTime(ms) => FieldValue::DateTime(ms),
+            Self::Json(v) => FieldValue::Json(v),
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredChange {
+    old: StoredValue,
+    new: StoredValue,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredSpec {
+    #[serde(rename = "type")]
+    field_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scale: Option<u32>,
+}
+
+/// Writes a snapshot's values.
+pub(crate) fn encode_values(values: &BTreeMap<FieldName, FieldValue>) -> String {
+    encode_map(values, |v| StoredValue::from(v))
+}
+
+/// Reads a snapshot's values back; `what` names the row for the error.
+pub(crate) fn decode_values(
+    text: &str,
+    what: impl Fn() -> String,
+) -> Result<BTreeMap<FieldName, FieldValue>, Error> {
+    decode_map(text, |stored: StoredValue| stored.into_value())
+        .map_err(|e| Error::corrupt(what(), e))
+}
+
+/// Writes a change's fields.
+pub(crate) fn encode_changes(fields: &BTreeMap<FieldName, FieldChange>) -> String {
+    encode_map(fields, |c| StoredChange {
+        old: (&c.old).into(),
+        new: (&c.new).into(),
+    })
+}
+
+/// Reads a change's fields back.
+pub(crate) fn decode_changes(
+    text: &str,
+    what: impl Fn() -> String,
+) -> Result<BTreeMap<FieldName, FieldChange>, Error> {
+    decode_map(text, |stored: StoredChange| {
+        Ok(FieldChange {
+            old: stored.old.into_value()?,
+            new: stored.new.into_value()?,
+        })
+    })
+    .map_err(|e| Error::corrupt(what(), e))
+}
+
+/// Writes a projection's fields with their describe types.
+pub(crate) fn encode_projection(projection: &Projection) -> String {
+    encode_map(&projection.fields, |spec| StoredSpec {
+        field_type: spec.field_type.as_str().to_owned(),
+        scale: spec.scale,
+    })
+}
+
+/// Reads a projection of `object` back.
+pub(crate) fn decode_projection(object: &ObjectName, text: &str) -> Result<Projection, Error> {
+    let fields = decode_map(text, |stored: StoredSpec| {
+        Ok(FieldSpec {
+            field_type: FieldType::from_describe(&stored.field_type),
+            scale: stored.scale,
+        })
+    })
+    .map_err(|e| Error::corrupt(format!("projection of {object}"), e))?;
+    Ok(Projection {
+        object: object.clone(),
+        fields,
+    })
+}
+
+fn encode_map<V, S: Serialize>(map: &BTreeMap<FieldName, V>, f: impl Fn(&V) -> S) -> String {
+    let stored: BTreeMap<&str, S> = map.iter().map(|(k, v)| (k.as_str(), f(v))).collect();
+    // A map of strings to plain data always serialises.
+    serde_json::to_string(&stored).unwrap_or_default()
+}
+
+fn decode_map<V, S: for<'de> Deserialize<'de>>(
+    text: &str,
+    f: impl Fn(S) -> Result<V, String>,
+) -> Result<BTreeMap<FieldName, V>, String> {
+    let stored: BTreeMap<String, S> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    stored
+        .into_iter()
+        .map(|(name, s)| {
+            let name = FieldName::parse(&name).map_err(|e| e.to_string())?;
+            Ok((name, f(s)?))
+        })
+        .collect()
+}
+
+/// Maps an enum to the text stored for it and back, so both directions share one table.
+macro_rules! text_enum {
+    ($ty:ty, $what:literal, $($variant:path => $text:literal),+ $(,)?) => {
+        impl $crate::persisted::AsText for $ty {
+            fn as_text(&self) -> &'static str {
+                match self { $($variant => $text),+ }
+            }
+
+            fn from_text(text: &str) -> Result<Self, Error> {
+                match text {
+                    $($text => Ok($variant),)+
+                    other => Err(Error::corrupt($what, format!("unknown value {other:?}"))),
+                }
+            }
+        }
+    };
+}
+
+/// An enum stored as a fixed word.
+pub(crate) trait AsText: Sized {
+    /// The stored word.
+    fn as_text(&self) -> &'static str;
+    /// Reads the stored word back.
+    fn from_text(text: &str) -> Result<Self, Error>;
+}
+
+text_enum!(Role, "user role", Role::Admin => "admin", Role::Member => "member");
+text_enum!(Environment, "connection environment",
+    Environment::Production => "production",
+    Environment::Sandbox => "sandbox",
+    Environment::Custom => "custom",
+);
+text_enum!(ConnectionStatus, "connection status",
+    ConnectionStatus::Active => "active",
+    ConnectionStatus::NeedsReauthorization => "needs_reauthorization",
+    ConnectionStatus::Disconnected => "disconnected",
+);
+text_enum!(RunOutcome, "run outcome",
+    RunOutcome::Succeeded => "succeeded",
+    RunOutcome::Failed => "failed",
+    RunOutcome::Paused => "paused",
+);
+text_enum!(ChangeKind, "change kind",
+    ChangeKind::Created => "created",
+    ChangeKind::Updated => "updated",
+    ChangeKind::Deleted => "deleted",
+    ChangeKind::Undeleted => "undeleted",
+);
+
+/// Splits a schema change into its stored kind and field.
+pub(crate) fn encode_schema_change(change: &SchemaChange) -> (&'static str, Option<&str>) {
+    match change {
+        SchemaChange::FieldAdded(f) => ("field_added", Some(f.as_str())),
+        SchemaChange::FieldRemoved(f) => ("field_removed", Some(f.as_str())),
+        SchemaChange::FieldHidden(f) => ("field_hidden", Some(f.as_str())),
+        SchemaChange::ObjectVanished => ("object_vanished", None),
+    }
+}
+
+/// Reads a schema change back from its stored kind and field.
+pub(crate) fn decode_schema_change(kind: &str, field: Option<&str>) -> Result<SchemaChange, Error> {
+    let corrupt = |reason: String| Error::corrupt("schema event", reason);
+    let field = || {
+        let text = field.ok_or_else(|| corrupt(format!("{kind} without a field")))?;
+        FieldName::parse(text).map_err(|e| corrupt(e.to_string()))
+    };
+    match kind {
+        "field_added" => Ok(SchemaChange::FieldAdded(field()?)),
+        "field_removed" => Ok(SchemaChange::FieldRemoved(field()?)),
+        "field_hidden" => Ok(SchemaChange::FieldHidden(field()?)),
+        "object_vanished" => Ok(SchemaChange::ObjectVanished),
+        other => Err(corrupt(format!("unknown kind {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn name(text: &str) -> FieldName {
+        FieldName::parse(text).unwrap()
+    }
+
+    fn every_kind_of_value() -> BTreeMap<FieldName, FieldValue> {
+        BTreeMap::from([
+            (name("A"), FieldValue::Null),
+            (name("B"), FieldValue::Bool(true)),
+            (name("C"), FieldValue::Int(-7)),
+            (
+                name("D"),
+                FieldValue::Number(Decimal::parse("1234567890.1234567").unwrap()),
+            ),
+            (name("E"), FieldValue::Text("2024-01-01".into())),
+            (
+                name("F"),
+                FieldValue::Date(time::macros::date!(2024 - 02 - 29)),
+            ),
+            (name("G"), FieldValue::DateTime(-1)),
+            (name("H"), FieldValue::Json(json!({"city": "Paris"}))),
+        ])
+    }
+
+    #[test]
+    fn every_kind_of_value_reads_back_as_itself() {
+        let values = every_kind_of_value();
+        let text = encode_values(&values);
+        assert_eq!(decode_values(&text, String::new).unwrap(), values);
+    }
+
+    #[test]
+    fn a_date_and_a_text_with_the_same_spelling_stay_apart() {
+        let values = every_kind_of_value();
+        let back = decode_values(&encode_values(&values), String::new).unwrap();
+        assert!(matches!(back[&name("E")], FieldValue::Text(_)));
+        assert!(matches!(back[&name("F")], FieldValue::Date(_)));
+    }
+
+    #[test]
+    fn a_projection_reads_back_with_types_and_scales() {
+        let projection = Projection::new(ObjectName::parse("Opportunity").unwrap())
+            .with_field(name("Amount"), FieldType::Currency, Some(2))
+            .with_field(
+                name("Odd__c"),
+                FieldType::Other("complexvalue".into()),
+                None,
+            );
+        let text = encode_projection(&projection);
+        assert_eq!(
+            decode_projection(&projection.object, &text).unwrap(),
+            projection
+        );
+    }
+
+    #[test]
+    fn a_row_that_does_not_decode_is_corrupt_and_named() {
+        let what = || "snapshot 001 of Account".to_owned();
+        for text in [
+            "not json",
+            r#"{"1bad": {"t": "null"}}"#,
+            r#"{"A": {"t": "number", "v": "twelve"}}"#,
+            r#"{"A": {"t": "date", "v": "2024-02-30"}}"#,
+            r#"{"A": {"t": "colour", "v": 1}}"#,
+        ] {
+            let err = decode_values(text, what).unwrap_err();
+            assert!(
+                err.to_string()
+                    .starts_with("corrupt snapshot 001 of Account"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_words_read_back_and_unknown_words_are_corrupt() {
+        for status in [
+            ConnectionStatus::Active,
+            ConnectionStatus::NeedsReauthorization,
+            ConnectionStatus::Disconnected,
+        ] {
+            assert_eq!(
+                ConnectionStatus::from_text(status.as_text()).unwrap(),
+                status
+            );
+        }
+        let err = Role::from_text("owner").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "corrupt user role: unknown value \"owner\""
+        );
+    }
+
+    #[test]
+    fn schema_changes_read_back_and_need_their_field() {
+        let hidden = SchemaChange::FieldHidden(name("Secret__c"));
+        let (kind, field) = encode_schema_change(&hidden);
+        assert_eq!(decode_schema_change(kind, field).unwrap(), hidden);
+        assert!(decode_schema_change("field_added", None).is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! The change log and the schema events, read back in the order they were committed.
+
+use sfsync_core::{Change, ChangeEvent, ChangeKind, FeedCursor, ObjectName, SchemaEvent};
+use sqlx::{FromRow, SqlitePool};
+
+use super::rows;
+use crate::Result;
+use crate::error::Context;
+use crate::model::{ConnectionId, OrganizationId};
+use crate::persisted::{AsText, decode_changes, decode_schema_change};
+
+#[derive(FromRow)]
+struct ChangeRow {
+    cursor: i64,
+    slug: String,
+    object: String,
+    record_id: String,
+    kind: String,
+    changed_at_ms: i64,
+    detected_at_ms: i64,
+    fields: String,
+}
+
+impl ChangeRow {
+    fn into_event(self) -> Result<ChangeEvent> {
+        let cursor = self.cursor;
+        Ok(ChangeEvent {
+            cursor: FeedCursor(rows::count(cursor, "change event cursor")?),
+            organization: rows::slug(&self.slug)?,
+            object: rows::object_name(&self.object, "change_events")?,
+            changed_at_ms: self.changed_at_ms,
+            detected_at_ms: self.detected_at_ms,
+            change: Change {
+                record_id: rows::record_id(&self.record_id, "change_events")?,
+                kind: ChangeKind::from_text(&self.kind)?,
+                fields: decode_changes(&self.fields, || format!("change event {cursor}"))?,
+            },
+        })
+    }
+}
+
+pub(super) async fn load_changes(
+    pool: &SqlitePool,
+    organization: OrganizationId,
+    after: Option<FeedCursor>,
+    limit: u32,
+) -> Result<Vec<ChangeEvent>> {
+    // Cursors start at 1, so 0 reads from the start; a cursor beyond i64 reads nothing.
+    let after = after.map_or(0, |c| i64::try_from(c.0).unwrap_or(i64::MAX));
+    let found: Vec<ChangeRow> = sqlx::query_as(
+        "SELECT e.cursor, o.slug, e.object, e.record_id, e.kind, e.changed_at_ms, \
+            e.detected_at_ms, e.fields \
+         FROM change_events e JOIN organizations o ON o.id = e.organization_id \
+         WHERE e.organization_id = ? AND e.cursor > ? \
+         ORDER BY e.cursor LIMIT ?",
+    )
+    .bind(organization.0)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .context("loading changes")?;
+    found.into_iter().map(ChangeRow::into_event).collect()
+}
+
+pub(super) async fn load_schema_events(
+    pool: &SqlitePool,
+    connection: ConnectionId,
+    object: &ObjectName,
+) -> Result<Vec<SchemaEvent>> {
+    let found: Vec<(String, String, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT o.slug, s.object, s.kind, s.field, s.detected_at_ms \
+         FROM schema_events s \
+         JOIN connections c ON c.id = s.connection_id \
+         JOIN organizations o ON o.id = c.organization_id \
+         WHERE s.connection_id = ? AND s.object = ? ORDER BY s.id",
+    )
+    .bind(connection.0)
+    .bind(object.as_str())
+    .fetch_all(pool)
+    .await
+    .context("loading schema events")?;
+    found
+        .into_iter()
+        .map(|(slug, object, kind, field, detected_at_ms)| {
+            Ok(SchemaEvent {
+                organization: rows::slug(&slug)?,
+                object: rows::object_name(&object, "schema_events")?,
+                change: decode_schema_change(&kind, field.as_deref())?,
+                detected_at_ms,
+            })
+        })
+        .collect()
+}

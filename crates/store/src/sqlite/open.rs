@@ -1,0 +1,83 @@
+//! Opening the file: the lock file, the pragmas, the migrations.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::error::Context;
+use crate::{Error, Result};
+
+/// How long a statement waits for another writer before failing with `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections in the pool: readers run beside the one writer WAL allows, and a handful is
+/// plenty for one process on a small machine.
+const MAX_CONNECTIONS: u32 = 4;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The file a path or `sqlite://PATH` (or `sqlite:PATH`) URL names.
+pub(super) fn database_path(path_or_url: &str) -> PathBuf {
+    let path = path_or_url
+        .strip_prefix("sqlite://")
+        .or_else(|| path_or_url.strip_prefix("sqlite:"))
+        .unwrap_or(path_or_url);
+    // Query parameters of a URL (`?mode=rwc`) are ours to choose, not the caller's.
+    let path = path.split_once('?').map_or(path, |(path, _)| path);
+    PathBuf::from(path)
+}
+
+/// Takes the lock file `PATH.lock` for the life of the returned file.
+pub(super) fn lock(database: &Path) -> Result<File> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::LockFile {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(Error::Locked { path }),
+        Err(TryLockError::Error(source)) => Err(Error::LockFile { path, source }),
+    }
+}
+
+/// Opens the pool with sfsync's pragmas and brings the schema up to date.
+pub(super) async fn connect(path: &Path) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .connect_with(options)
+        .await
+        .context("opening the database")?;
+    MIGRATOR.run(&pool).await.map_err(Error::Migration)?;
+    Ok(pool)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_and_a_path_name_the_same_file() {
+        let expected = PathBuf::from("/data/sfsync.db");
+        assert_eq!(database_path("sqlite:///data/sfsync.db"), expected);
+        assert_eq!(database_path("sqlite:/data/sfsync.db?mode=rwc"), expected);
+        assert_eq!(database_path("/data/sfsync.db"), expected);
+    }
+}

@@ -1,0 +1,308 @@
+//! Organizations, users, API-token hashes and connections.
+
+use sfsync_core::OrganizationSlug;
+use sqlx::{FromRow, SqlitePool};
+
+use super::rows;
+use crate::error::Context;
+use crate::model::*;
+use crate::persisted::AsText;
+use crate::{Error, Result};
+
+/// Whether the database refused a row for a taken unique key.
+pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}
+
+/// Whether the database refused a row that names a missing parent.
+pub(super) fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_foreign_key_violation())
+}
+
+pub(super) async fn create_organization(
+    pool: &SqlitePool,
+    slug: &OrganizationSlug,
+    created_at_ms: i64,
+) -> Result<Organization> {
+    let inserted = sqlx::query_scalar(
+        "INSERT INTO organizations (slug, created_at_ms) VALUES (?, ?) RETURNING id",
+    )
+    .bind(slug.as_str())
+    .bind(created_at_ms)
+    .fetch_one(pool)
+    .await;
+    match inserted {
+        Ok(id) => Ok(Organization {
+            id: OrganizationId(id),
+            slug: slug.clone(),
+            created_at_ms,
+        }),
+        Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists {
+            what: format!("organization {slug}"),
+        }),
+        Err(e) => Err(e).context("creating an organization"),
+    }
+}
+
+pub(super) async fn load_organization(
+    pool: &SqlitePool,
+    slug: &OrganizationSlug,
+) -> Result<Option<Organization>> {
+    let row: Option<(i64, String, i64)> =
+        sqlx::query_as("SELECT id, slug, created_at_ms FROM organizations WHERE slug = ?")
+            .bind(slug.as_str())
+            .fetch_optional(pool)
+            .await
+            .context("loading an organization")?;
+    row.map(|(id, slug, created_at_ms)| {
+        Ok(Organization {
+            id: OrganizationId(id),
+            slug: rows::slug(&slug)?,
+            created_at_ms,
+        })
+    })
+    .transpose()
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i64,
+    organization_id: i64,
+    email: String,
+    role: String,
+}
+
+impl UserRow {
+    fn into_user(self) -> Result<User> {
+        Ok(User {
+            id: UserId(self.id),
+            organization: OrganizationId(self.organization_id),
+            email: self.email,
+            role: Role::from_text(&self.role)?,
+        })
+    }
+}
+
+pub(super) async fn create_user(
+    pool: &SqlitePool,
+    organization: OrganizationId,
+    email: &str,
+    role: Role,
+    created_at_ms: i64,
+) -> Result<User> {
+    let inserted = sqlx::query_scalar(
+        "INSERT INTO users (organization_id, email, role, created_at_ms) VALUES (?, ?, ?, ?) \
+         RETURNING id",
+    )
+    .bind(organization.0)
+    .bind(email)
+    .bind(role.as_text())
+    .bind(created_at_ms)
+    .fetch_one(pool)
+    .await;
+    match inserted {
+        Ok(id) => Ok(User {
+            id: UserId(id),
+            organization,
+            email: email.to_owned(),
+            role,
+        }),
+        Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists {
+            what: format!("user {email} of organization {organization}"),
+        }),
+        Err(e) if is_foreign_key_violation(&e) => Err(Error::NotFound {
+            what: format!("organization {organization}"),
+        }),
+        Err(e) => Err(e).context("creating a user"),
+    }
+}
+
+pub(super) async fn load_users(
+    pool: &SqlitePool,
+    organization: OrganizationId,
+) -> Result<Vec<User>> {
+    let users: Vec<UserRow> = sqlx::query_as(
+        "SELECT id, organization_id, email, role FROM users WHERE organization_id = ? \
+         ORDER BY id",
+    )
+    .bind(organization.0)
+    .fetch_all(pool)
+    .await
+    .context("loading users")?;
+    users.into_iter().map(UserRow::into_user).collect()
+}
+
+pub(super) async fn save_api_token(
+    pool: &SqlitePool,
+    user: UserId,
+    hash: &TokenHash,
+    created_at_ms: i64,
+) -> Result<()> {
+    let saved = sqlx::query(
+        "INSERT INTO api_tokens (token_sha256, user_id, created_at_ms) VALUES (?, ?, ?)",
+    )
+    .bind(hash.0.as_slice())
+    .bind(user.0)
+    .bind(created_at_ms)
+    .execute(pool)
+    .await;
+    match saved {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(Error::AlreadyExists {
+            what: "api token".to_owned(),
+        }),
+        Err(e) if is_foreign_key_violation(&e) => Err(Error::NotFound {
+            what: format!("user {user}"),
+        }),
+        Err(e) => Err(e).context("saving an api token"),
+    }
+}
+
+pub(super) async fn load_user_by_token(
+    pool: &SqlitePool,
+    hash: &TokenHash,
+) -> Result<Option<User>> {
+    let user: Option<UserRow> = sqlx::query_as(
+        "SELECT u.id, u.organization_id, u.email, u.role FROM api_tokens t \
+         JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = ?",
+    )
+    .bind(hash.0.as_slice())
+    .fetch_optional(pool)
+    .await
+    .context("loading a user by api token")?;
+    user.map(UserRow::into_user).transpose()
+}
+
+#[derive(FromRow)]
+struct ConnectionRow {
+    id: i64,
+    organization_id: i64,
+    environment: String,
+    login_url: String,
+    instance_url: String,
+    salesforce_org_id: String,
+    salesforce_username: String,
+    connected_by: i64,
+    connected_at_ms: i64,
+    status: String,
+    status_detail: Option<String>,
+}
+
+impl ConnectionRow {
+    fn into_connection(self) -> Result<Connection> {
+        Ok(Connection {
+            id: ConnectionId(self.id),
+            details: NewConnection {
+                organization: OrganizationId(self.organization_id),
+                environment: Environment::from_text(&self.environment)?,
+                login_url: self.login_url,
+                instance_url: self.instance_url,
+                salesforce_org_id: self.salesforce_org_id,
+                salesforce_username: self.salesforce_username,
+                connected_by: UserId(self.connected_by),
+                connected_at_ms: self.connected_at_ms,
+            },
+            status: ConnectionStatus::from_text(&self.status)?,
+            status_detail: self.status_detail,
+        })
+    }
+}
+
+/// The columns of [`ConnectionRow`], as a literal so that queries stay `&'static str`.
+macro_rules! connection_columns {
+    () => {
+        "id, organization_id, environment, login_url, instance_url, salesforce_org_id, \
+         salesforce_username, connected_by, connected_at_ms, status, status_detail"
+    };
+}
+
+pub(super) async fn save_connection(pool: &SqlitePool, new: &NewConnection) -> Result<Connection> {
+    let row: ConnectionRow = sqlx::query_as(concat!(
+        "INSERT INTO connections (organization_id, environment, login_url, instance_url, \
+            salesforce_org_id, salesforce_username, connected_by, connected_at_ms, status) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active') \
+         ON CONFLICT (organization_id) DO UPDATE SET environment = excluded.environment, \
+            login_url = excluded.login_url, instance_url = excluded.instance_url, \
+            salesforce_org_id = excluded.salesforce_org_id, \
+            salesforce_username = excluded.salesforce_username, \
+            connected_by = excluded.connected_by, connected_at_ms = excluded.connected_at_ms, \
+            status = 'active', status_detail = NULL \
+         RETURNING ",
+        connection_columns!()
+    ))
+    .bind(new.organization.0)
+    .bind(new.environment.as_text())
+    .bind(&new.login_url)
+    .bind(&new.instance_url)
+    .bind(&new.salesforce_org_id)
+    .bind(&new.salesforce_username)
+    .bind(new.connected_by.0)
+    .bind(new.connected_at_ms)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| match is_foreign_key_violation(&e) {
+        true => Error::NotFound {
+            what: format!(
+                "organization {} or user {}",
+                new.organization, new.connected_by
+            ),
+        },
+        false => Error::Database {
+            operation: "saving a connection",
+            source: e,
+        },
+    })?;
+    row.into_connection()
+}
+
+pub(super) async fn load_connection(
+    pool: &SqlitePool,
+    organization: OrganizationId,
+) -> Result<Option<Connection>> {
+    let row: Option<ConnectionRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        connection_columns!(),
+        " FROM connections WHERE organization_id = ?"
+    ))
+    .bind(organization.0)
+    .fetch_optional(pool)
+    .await
+    .context("loading a connection")?;
+    row.map(ConnectionRow::into_connection).transpose()
+}
+
+pub(super) async fn load_connections(pool: &SqlitePool) -> Result<Vec<Connection>> {
+    let found: Vec<ConnectionRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        connection_columns!(),
+        " FROM connections ORDER BY id"
+    ))
+    .fetch_all(pool)
+    .await
+    .context("loading connections")?;
+    found
+        .into_iter()
+        .map(ConnectionRow::into_connection)
+        .collect()
+}
+
+pub(super) async fn save_connection_status(
+    pool: &SqlitePool,
+    connection: ConnectionId,
+    status: ConnectionStatus,
+    detail: Option<&str>,
+) -> Result<()> {
+    let done = sqlx::query("UPDATE connections SET status = ?, status_detail = ? WHERE id = ?")
+        .bind(status.as_text())
+        .bind(detail)
+        .bind(connection.0)
+        .execute(pool)
+        .await
+        .context("saving a connection status")?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound {
+            what: format!("connection {connection}"),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! The SQLite backend against the conformance suite, plus what only a file can show: the
+//! data surviving a reopen, the lock file, and rows damaged behind the store's back.
+
+use std::sync::Arc;
+
+use sfsync_store::conformance::{self, check_after_reopen, seed_for_reopen};
+use sfsync_store::{Error, SqliteStore, Store};
+use tempfile::TempDir;
+
+/// A fresh store in its own temporary directory, removed when the guard drops.
+async fn open_temp() -> (Arc<dyn Store>, TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = SqliteStore::open(&database_url(&dir)).await.expect("open");
+    (Arc::new(store), dir)
+}
+
+fn database_url(dir: &TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("sfsync.db").display())
+}
+
+sfsync_store::conformance_tests!(open_temp);
+
+#[tokio::test]
+async fn reopening_the_file_keeps_everything_and_never_reuses_a_feed_cursor() {
+    let (store, dir) = open_temp().await;
+    let seed = seed_for_reopen(store.clone()).await;
+    store.close().await;
+    drop(store);
+
+    let reopened: Arc<dyn Store> = Arc::new(SqliteStore::open(&database_url(&dir)).await.unwrap());
+    check_after_reopen(reopened, &seed).await;
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_same_file_fails_with_the_lock_error_until_the_first_closes() {
+    let (store, dir) = open_temp().await;
+    let err = SqliteStore::open(&database_url(&dir)).await.unwrap_err();
+    let lock_path = dir.path().join("sfsync.db.lock");
+    match &err {
+        Error::Locked { path } => assert_eq!(path, &lock_path),
+        other => panic!("expected a lock error, got {other}"),
+    }
+    assert!(
+        err.to_string().contains(&lock_path.display().to_string()),
+        "{err}"
+    );
+
+    store.close().await;
+    let second = SqliteStore::open(&database_url(&dir)).await.unwrap();
+    second.close().await;
+}
+
+#[tokio::test]
+async fn a_plain_path_opens_the_same_store_as_a_sqlite_url() {
+    let (store, dir) = open_temp().await;
+    conformance::create_tenant(&*store, "acme").await;
+    store.close().await;
+
+    let by_path = SqliteStore::open(dir.path().join("sfsync.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let slug = sfsync_core::OrganizationSlug::parse("acme").unwrap();
+    assert!(by_path.load_organization(&slug).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_damaged_row_is_reported_as_corrupt_naming_it_never_a_panic() {
+    let (store, dir) = open_temp().await;
+    let tenant = conformance::create_tenant(&*store, "acme").await;
+    let id = sfsync_core::RecordId::parse("001000000000001").unwrap();
+    let account = sfsync_core::ObjectName::parse("Account").unwrap();
+    let page = sfsync_store::PageCommit {
+        connection: tenant.connection.id,
+        object: account.clone(),
+        lease_epoch: None,
+        snapshots: vec![sfsync_core::Snapshot {
+            id: id.clone(),
+            values: Default::default(),
+            is_deleted: false,
+        }],
+        removed: vec![],
+        changes: vec![],
+        schema_changes: vec![],
+        detected_at_ms: 0,
+        progress: None,
+    };
+    store.commit_page(&page).await.unwrap();
+    store.close().await;
+
+    damage(
+        &dir,
+        "UPDATE snapshots SET fields = '{\"Name\": {\"t\": \"date\", \"v\": \"soon\"}}'",
+    )
+    .await;
+    damage(&dir, "UPDATE connections SET status = 'confused'").await;
+
+    let store = SqliteStore::open(&database_url(&dir)).await.unwrap();
+    let err = store
+        .load_snapshots(tenant.connection.id, &account, &[id])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("snapshot 001000000000001AAA of Account"),
+        "{err}"
+    );
+    let err = store
+        .load_connection(tenant.organization.id)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "corrupt connection status: unknown value \"confused\""
+    );
+}
+
+/// Changes the file with a raw connection, as a bug or a hand edit might.
+async fn damage(dir: &TempDir, sql: &'static str) {
+    use sqlx::Connection;
+    let url = format!("{}?mode=rw", database_url(dir));
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(sql).execute(&mut db).await.unwrap();
+    db.close().await.unwrap();
+}
