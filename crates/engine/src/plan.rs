@@ -1,0 +1,119 @@
+//! The SOQL of each read, as pure functions of the projection and the cursor.
+//!
+//! Field lists are sorted (the projection is a sorted map), so the same projection always
+//! sends the same text. Datetime literals use the `...000Z` form: SOQL does not accept the
+//! `+0000` form that the REST API writes (salesforce-api.md §2.6).
+
+use sfsync_core::{Projection, RecordId, Window, soql_literal};
+
+/// The comma-separated field list of a projection, `Id` first.
+pub fn field_list(projection: &Projection) -> String {
+    let mut fields = vec!["Id".to_string()];
+    let rest = projection.fields.keys().map(|f| f.as_str().to_string());
+    fields.extend(rest.filter(|f| !f.eq_ignore_ascii_case("Id")));
+    fields.join(", ")
+}
+
+/// One page of the initial load, keyset by Id: `WHERE Id > :after ORDER BY Id LIMIT :n`.
+/// Keyset paging survives a restart at any page, which a query locator would not.
+pub fn initial_load(projection: &Projection, after: Option<&RecordId>, limit: u32) -> String {
+    let filter = match after {
+        Some(id) => format!(" WHERE Id > '{}'", id.as_str()),
+        None => String::new(),
+    };
+    format!(
+        "SELECT {} FROM {}{filter} ORDER BY Id LIMIT {limit}",
+        field_list(projection),
+        projection.object.as_str()
+    )
+}
+
+/// The incremental read of a window, through queryAll so soft deletes come with updates,
+/// ordered by (SystemModstamp, Id) so that a tie group is read in a stable order.
+pub fn incremental(projection: &Projection, window: &Window) -> String {
+    let upper = format!("SystemModstamp <= {}", soql_literal(window.to_ms));
+    let filter = match window.from_ms {
+        Some(from) => format!("SystemModstamp >= {} AND {upper}", soql_literal(from)),
+        None => upper,
+    };
+    format!(
+        "SELECT {}, IsDeleted, SystemModstamp FROM {} WHERE {filter} ORDER BY SystemModstamp, Id",
+        dedup_fields(projection, &["IsDeleted", "SystemModstamp"]),
+        projection.object.as_str()
+    )
+}
+
+/// The field list without the names the query adds itself.
+fn dedup_fields(projection: &Projection, added: &[&str]) -> String {
+    let list = field_list(projection);
+    let kept: Vec<&str> = list
+        .split(", ")
+        .filter(|f| !added.iter().any(|a| a.eq_ignore_ascii_case(f)))
+        .collect();
+    kept.join(", ")
+}
+
+/// The refresh of formula fields: Id and the formulas only, in Id pages.
+pub fn formula_refresh(
+    projection: &Projection,
+    formulas: &[sfsync_core::FieldName],
+    after: Option<&RecordId>,
+    limit: u32,
+) -> String {
+    let mut fields = vec!["Id".to_string()];
+    fields.extend(formulas.iter().map(|f| f.as_str().to_string()));
+    let filter = match after {
+        Some(id) => format!(" WHERE Id > '{}'", id.as_str()),
+        None => String::new(),
+    };
+    format!(
+        "SELECT {} FROM {}{filter} ORDER BY Id LIMIT {limit}",
+        fields.join(", "),
+        projection.object.as_str()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sfsync_core::{FieldName, FieldType, ObjectName};
+
+    fn projection() -> Projection {
+        let field = |n: &str| FieldName::parse(n).unwrap();
+        Projection::new(ObjectName::parse("Account").unwrap())
+            .with_field(field("Name"), FieldType::String, None)
+            .with_field(field("Id"), FieldType::Id, None)
+            .with_field(field("SystemModstamp"), FieldType::DateTime, None)
+            .with_field(
+                field("BillingAddress"),
+                FieldType::from_describe("address"),
+                None,
+            )
+    }
+
+    #[test]
+    fn field_lists_put_id_first_and_leave_compound_fields_out() {
+        assert_eq!(field_list(&projection()), "Id, Name, SystemModstamp");
+    }
+
+    #[test]
+    fn initial_load_pages_by_id_keyset() {
+        let after = RecordId::parse("001D000000IRFma").unwrap();
+        assert_eq!(
+            initial_load(&projection(), Some(&after), 2000),
+            "SELECT Id, Name, SystemModstamp FROM Account WHERE Id > '001D000000IRFmaIAH' ORDER BY Id LIMIT 2000"
+        );
+    }
+
+    #[test]
+    fn incremental_reads_the_window_in_stamp_then_id_order_with_z_literals() {
+        let window = Window {
+            from_ms: Some(0),
+            to_ms: 60_000,
+        };
+        assert_eq!(
+            incremental(&projection(), &window),
+            "SELECT Id, Name, IsDeleted, SystemModstamp FROM Account WHERE SystemModstamp >= 1970-01-01T00:00:00.000Z AND SystemModstamp <= 1970-01-01T00:01:00.000Z ORDER BY SystemModstamp, Id"
+        );
+    }
+}
