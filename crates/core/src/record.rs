@@ -23,6 +23,9 @@ pub struct FieldSpec {
     pub field_type: FieldType,
     /// The describe `scale` (decimal places), for `double`, `currency` and `percent`.
     pub scale: Option<u32>,
+    /// Whether it is a formula (describe `calculated`): its value can change without a new
+    /// SystemModstamp, so it is also refreshed on its own schedule.
+    pub calculated: bool,
 }
 
 /// The fields sfsync reads for one object: visible, queryable, not compound.
@@ -46,15 +49,34 @@ impl Projection {
     /// Adds a field, leaving out compound fields: their components are read instead, and
     /// reading both would report one change twice.
     pub fn with_field(
-        mut self,
+        self,
         name: FieldName,
         field_type: FieldType,
         scale: Option<u32>,
     ) -> Self {
-        if !field_type.is_compound() {
-            self.fields.insert(name, FieldSpec { field_type, scale });
+        let spec = FieldSpec {
+            field_type,
+            scale,
+            calculated: false,
+        };
+        self.with_spec(name, spec)
+    }
+
+    /// Adds a field with its whole spec, leaving out compound fields as
+    /// [`with_field`](Self::with_field) does.
+    pub fn with_spec(mut self, name: FieldName, spec: FieldSpec) -> Self {
+        if !spec.field_type.is_compound() {
+            self.fields.insert(name, spec);
         }
         self
+    }
+
+    /// The formula fields, in name order.
+    pub fn formulas(&self) -> impl Iterator<Item = &FieldName> {
+        self.fields
+            .iter()
+            .filter(|(_, spec)| spec.calculated)
+            .map(|(name, _)| name)
     }
 
     /// Whether `name` is projected.

@@ -17,6 +17,14 @@ pub enum Error {
         /// What did not fit.
         source: sfsync_core::Error,
     },
+    /// A page Salesforce sent lacks what the read needs.
+    #[error("page of {object} is malformed: {reason}")]
+    Malformed {
+        /// The object read.
+        object: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// The object is not in describe (deleted, or not readable by the integration user).
     #[error("object {0} is not readable by the integration user")]
     ObjectVanished(String),

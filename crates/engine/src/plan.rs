@@ -4,7 +4,8 @@
 //! sends the same text. Datetime literals use the `...000Z` form: SOQL does not accept the
 //! `+0000` form that the REST API writes (salesforce-api.md §2.6).
 
-use sfsync_core::{Projection, RecordId, Window, soql_literal};
+use sfsync_core::{FieldName, ObjectName, Projection, RecordId, Window, soql_literal};
+use sfsync_store::IdRange;
 
 /// The comma-separated field list of a projection, `Id` first.
 pub fn field_list(projection: &Projection) -> String {
@@ -17,14 +18,11 @@ pub fn field_list(projection: &Projection) -> String {
 /// One page of the initial load, keyset by Id: `WHERE Id > :after ORDER BY Id LIMIT :n`.
 /// Keyset paging survives a restart at any page, which a query locator would not.
 pub fn initial_load(projection: &Projection, after: Option<&RecordId>, limit: u32) -> String {
-    let filter = match after {
-        Some(id) => format!(" WHERE Id > '{}'", id.as_str()),
-        None => String::new(),
-    };
     format!(
-        "SELECT {} FROM {}{filter} ORDER BY Id LIMIT {limit}",
+        "SELECT {} FROM {}{} ORDER BY Id LIMIT {limit}",
         field_list(projection),
-        projection.object.as_str()
+        projection.object.as_str(),
+        after_filter(after),
     )
 }
 
@@ -53,24 +51,65 @@ fn dedup_fields(projection: &Projection, added: &[&str]) -> String {
     kept.join(", ")
 }
 
-/// The refresh of formula fields: Id and the formulas only, in Id pages.
-pub fn formula_refresh(
+/// A keyset page of Id plus `fields`: for formula refreshes and new-field backfills.
+pub fn id_pages(
     projection: &Projection,
-    formulas: &[sfsync_core::FieldName],
+    fields: &[FieldName],
     after: Option<&RecordId>,
     limit: u32,
 ) -> String {
-    let mut fields = vec!["Id".to_string()];
-    fields.extend(formulas.iter().map(|f| f.as_str().to_string()));
-    let filter = match after {
+    let mut list = vec!["Id".to_string()];
+    list.extend(fields.iter().map(|f| f.as_str().to_string()));
+    format!(
+        "SELECT {} FROM {}{} ORDER BY Id LIMIT {limit}",
+        list.join(", "),
+        projection.object.as_str(),
+        after_filter(after),
+    )
+}
+
+/// Counts the rows of an Id range (sent through queryAll, so the recycle bin counts too).
+pub fn count_in_range(object: &ObjectName, range: &IdRange) -> String {
+    format!(
+        "SELECT COUNT() FROM {}{}",
+        object.as_str(),
+        range_filter(range)
+    )
+}
+
+/// The Ids of an Id range.
+pub fn ids_in_range(object: &ObjectName, range: &IdRange) -> String {
+    format!(
+        "SELECT Id FROM {}{} ORDER BY Id",
+        object.as_str(),
+        range_filter(range)
+    )
+}
+
+fn after_filter(after: Option<&RecordId>) -> String {
+    match after {
         Some(id) => format!(" WHERE Id > '{}'", id.as_str()),
         None => String::new(),
-    };
-    format!(
-        "SELECT {} FROM {}{filter} ORDER BY Id LIMIT {limit}",
-        fields.join(", "),
-        projection.object.as_str()
-    )
+    }
+}
+
+/// `WHERE Id >= 'from' AND Id < 'to'` for the sides the range bounds. Ids are checked
+/// base-62 text, so quoting them needs no escaping.
+fn range_filter(range: &IdRange) -> String {
+    let from = range
+        .from
+        .as_ref()
+        .map(|id| format!("Id >= '{}'", id.as_str()));
+    let to = range
+        .to
+        .as_ref()
+        .map(|id| format!("Id < '{}'", id.as_str()));
+    let parts: Vec<String> = from.into_iter().chain(to).collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", parts.join(" AND "))
+    }
 }
 
 #[cfg(test)]
@@ -102,6 +141,32 @@ mod tests {
         assert_eq!(
             initial_load(&projection(), Some(&after), 2000),
             "SELECT Id, Name, SystemModstamp FROM Account WHERE Id > '001D000000IRFmaIAH' ORDER BY Id LIMIT 2000"
+        );
+    }
+
+    #[test]
+    fn id_ranges_bound_only_the_sides_they_have() {
+        let object = ObjectName::parse("Account").unwrap();
+        let id = |t: &str| Some(RecordId::parse(t).unwrap());
+        let range = IdRange {
+            from: id("001000000000001"),
+            to: id("001000000000009"),
+        };
+        assert_eq!(
+            count_in_range(&object, &range),
+            "SELECT COUNT() FROM Account WHERE Id >= '001000000000001AAA' AND Id < '001000000000009AAA'"
+        );
+        let open = IdRange {
+            from: None,
+            to: id("001000000000009"),
+        };
+        assert_eq!(
+            ids_in_range(&object, &open),
+            "SELECT Id FROM Account WHERE Id < '001000000000009AAA' ORDER BY Id"
+        );
+        assert_eq!(
+            count_in_range(&object, &IdRange::default()),
+            "SELECT COUNT() FROM Account"
         );
     }
 

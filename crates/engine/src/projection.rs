@@ -2,7 +2,7 @@
 //! replaced by their components (which describe lists on their own), read with the type that
 //! decides how each value is normalised.
 
-use sfsync_core::{FieldName, FieldType, ObjectName, Projection};
+use sfsync_core::{FieldName, FieldSpec, FieldType, ObjectName, Projection};
 use sfsync_salesforce::{FieldDescribe, SObjectDescribe};
 
 /// What a run needs to know of an object's fields besides the projection.
@@ -28,7 +28,12 @@ pub fn shape_of(describe: &SObjectDescribe) -> Result<ObjectShape, sfsync_core::
         if field.calculated && !field_type.is_compound() {
             formulas.push(name.clone());
         }
-        projection = projection.with_field(name, field_type, Some(field.scale));
+        let spec = FieldSpec {
+            field_type,
+            scale: Some(field.scale),
+            calculated: field.calculated,
+        };
+        projection = projection.with_spec(name, spec);
     }
     let has_cursor_field = describe
         .field("SystemModstamp")
@@ -40,10 +45,19 @@ pub fn shape_of(describe: &SObjectDescribe) -> Result<ObjectShape, sfsync_core::
     })
 }
 
-/// Reads every field but compound ones (their components are read) and base64 bodies,
-/// which are blobs fetched one record at a time and never part of a query page.
+/// The fields every incremental read selects for itself: the cursor and the delete flag.
+/// They are not diffed: a SystemModstamp bumped by a system process alone is no change a
+/// team wants to hear about (salesforce-api.md §8.5), and a delete is its own event kind.
+const READ_FIELDS: [&str; 2] = ["SystemModstamp", "IsDeleted"];
+
+/// Reads every field but compound ones (their components are read), base64 bodies, which
+/// are blobs fetched one record at a time and never part of a query page, and the fields
+/// each read selects for itself.
 fn is_projected(field: &FieldDescribe) -> bool {
     !field.field_type.is_compound()
+        && !READ_FIELDS
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(&field.name))
         && field.field_type.as_str() != "base64"
         && !field.deprecated_and_hidden
 }

@@ -8,12 +8,14 @@
 //! [`crate::bulk`], [`crate::replication`] and [`crate::limits`].
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::Method;
-use reqwest::header::{HeaderMap, HeaderName};
+use reqwest::header::{DATE, HeaderMap, HeaderName};
+use time::OffsetDateTime;
 use tokio::sync::watch;
 use tracing::Instrument;
 use url::Url;
@@ -123,6 +125,10 @@ struct Inner {
     session: RwLock<Session>,
     refresher: Option<TokenRefresher>,
     usage: watch::Sender<Option<ApiUsage>>,
+    /// The last `Date` header and when it arrived, to tell the server's time.
+    server_clock: std::sync::Mutex<Option<(OffsetDateTime, Instant)>>,
+    /// Requests sent to the REST and Bulk APIs (each one an API call; OAuth is not counted).
+    calls: AtomicU64,
 }
 
 impl fmt::Debug for SalesforceClient {
@@ -208,6 +214,8 @@ impl SalesforceClient {
             session,
             refresher,
             usage,
+            server_clock: std::sync::Mutex::new(None),
+            calls: AtomicU64::new(0),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -243,6 +251,24 @@ impl SalesforceClient {
     /// The usage reported by the last `Sforce-Limit-Info` header, if any response had one.
     pub fn api_usage(&self) -> Option<ApiUsage> {
         *self.inner.usage.borrow()
+    }
+
+    /// The server's time now: the last response's `Date` plus the time since it arrived.
+    /// A sync bounds its reads by the server's clock, never the local one, which may be
+    /// skewed (salesforce-api.md §8, trap 3). `None` before the first response.
+    pub fn server_time(&self) -> Option<OffsetDateTime> {
+        let clock = self
+            .inner
+            .server_clock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        clock.map(|(date, at)| date + at.elapsed())
+    }
+
+    /// How many REST and Bulk requests this client (and its clones) sent, retries included:
+    /// each is one call against the org's daily allocation.
+    pub fn api_calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
     }
 
     /// A channel that sees every new `Sforce-Limit-Info` reading.
@@ -329,6 +355,7 @@ impl SalesforceClient {
         if let Some(json) = &request.json {
             builder = builder.json(json);
         }
+        self.inner.calls.fetch_add(1, Ordering::Relaxed);
         let response = builder
             .send()
             .await
@@ -336,6 +363,7 @@ impl SalesforceClient {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         self.record_usage(&headers);
+        self.record_date(&headers);
         let body = response
             .bytes()
             .await
@@ -357,6 +385,18 @@ impl SalesforceClient {
         }
     }
 
+    fn record_date(&self, headers: &HeaderMap) {
+        let date = headers.get(DATE).and_then(|v| v.to_str().ok());
+        if let Some(date) = date.and_then(parse_http_date) {
+            let mut clock = self
+                .inner
+                .server_clock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *clock = Some((date, Instant::now()));
+        }
+    }
+
     fn record_usage(&self, headers: &HeaderMap) {
         let Some(value) = headers.get("sforce-limit-info") else {
             return;
@@ -368,6 +408,12 @@ impl SalesforceClient {
             None => tracing::debug!("unreadable Sforce-Limit-Info header ignored"),
         }
     }
+}
+
+/// Reads an HTTP date (RFC 9110 IMF-fixdate, `Fri, 04 Dec 2026 10:00:00 GMT`).
+fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
+    let rfc2822 = text.trim().strip_suffix("GMT")?.to_string() + "+0000";
+    OffsetDateTime::parse(&rfc2822, &time::format_description::well_known::Rfc2822).ok()
 }
 
 /// The URL of `path` on the instance. `path` comes from us or from Salesforce
@@ -405,6 +451,20 @@ mod tests {
         assert_eq!(ApiVersion::default().as_str(), "62.0");
         for bad in ["62", "62.", "x.0", "", "62.0/../x"] {
             assert!(ApiVersion::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_dates_parse_and_other_forms_do_not() {
+        let date = parse_http_date("Fri, 04 Dec 2026 10:00:01 GMT").unwrap();
+        assert_eq!(date.unix_timestamp(), 1_796_378_401);
+        for bad in [
+            "",
+            "yesterday",
+            "Fri, 04 Dec 2026 10:00:01 +0100",
+            "2026-12-04T10:00:01Z",
+        ] {
+            assert!(parse_http_date(bad).is_none(), "{bad}");
         }
     }
 

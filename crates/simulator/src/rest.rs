@@ -303,6 +303,16 @@ fn describe(call: &Call<'_>, object: &str) -> Result<Reply, SimError> {
     )))
 }
 
+/// Writes milliseconds as an RFC 7231 date, as in `Date` and `Last-Modified`.
+pub fn http_date(ms: Millis) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let at = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    at.format(&format).unwrap_or_default()
+}
+
 /// Reads an RFC 7231 date (`Tue, 03 Dec 2026 10:00:00 GMT`) into milliseconds.
 pub fn parse_http_date(text: &str) -> Option<Millis> {
     let format = time::format_description::well_known::Rfc2822;

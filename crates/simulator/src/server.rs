@@ -191,9 +191,31 @@ fn router(state: Arc<SimState>) -> Router {
             get(crate::oauth::identity).post(crate::oauth::identity),
         )
         .merge(crate::control::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            stamp_date,
+        ))
         // Fastest gzip: pages are large and compressing them must not be what limits a sync.
         .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .with_state(state)
+}
+
+/// Sets `Date` from the simulator's clock rather than the machine's: clients take the
+/// server's time from this header (a sync stops a little behind it), and a test that moves
+/// the clock forward must move what they see too.
+async fn stamp_date(
+    axum::extract::State(state): axum::extract::State<Arc<SimState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    let now = crate::rest::http_date(state.clock.now_ms());
+    if let Ok(value) = axum::http::HeaderValue::from_str(&now) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::DATE, value);
+    }
+    response
 }
 
 mod tls {

@@ -165,6 +165,11 @@ fn page_of_created(connection: ConnectionId, first: u32, count: u32) -> PageComm
         progress: Some(ObjectProgress {
             cursor: Some(cursor_at(first + count - 1)),
             load: LoadProgress::default(),
+            maintenance: Maintenance {
+                deletes_covered_to_ms: Some(NOW_MS),
+                formulas_refreshed_at_ms: Some(NOW_MS - 1),
+                reconciled_at_ms: None,
+            },
         }),
     }
 }

@@ -171,6 +171,20 @@ pub struct ObjectProgress {
     pub cursor: Option<Cursor>,
     /// The initial load's position.
     pub load: LoadProgress,
+    /// When the checks beside the incremental read last ran.
+    pub maintenance: Maintenance,
+}
+
+/// When the budgeted checks that an incremental read cannot do last ran for an object. All
+/// times are the server's, UTC epoch milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Maintenance {
+    /// getDeleted has covered deletions up to here (its `latestDateCovered`).
+    pub deletes_covered_to_ms: Option<i64>,
+    /// When the formula fields were last re-read for every record.
+    pub formulas_refreshed_at_ms: Option<i64>,
+    /// When the Id reconciliation for hard deletes last finished.
+    pub reconciled_at_ms: Option<i64>,
 }
 
 /// When an object was last run and is next due.

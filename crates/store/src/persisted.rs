@@ -86,6 +86,8 @@ struct StoredSpec {
     field_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scale: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    calculated: bool,
 }
 
 /// Writes a snapshot's values.
@@ -129,6 +131,7 @@ pub(crate) fn encode_projection(projection: &Projection) -> String {
     encode_map(&projection.fields, |spec| StoredSpec {
         field_type: spec.field_type.as_str().to_owned(),
         scale: spec.scale,
+        calculated: spec.calculated,
     })
 }
 
@@ -138,6 +141,7 @@ pub(crate) fn decode_projection(object: &ObjectName, text: &str) -> Result<Proje
         Ok(FieldSpec {
             field_type: FieldType::from_describe(&stored.field_type),
             scale: stored.scale,
+            calculated: stored.calculated,
         })
     })
     .map_err(|e| Error::corrupt(format!("projection of {object}"), e))?;
@@ -293,6 +297,14 @@ mod tests {
                 name("Odd__c"),
                 FieldType::Other("complexvalue".into()),
                 None,
+            )
+            .with_spec(
+                name("Margin__c"),
+                FieldSpec {
+                    field_type: FieldType::Currency,
+                    scale: Some(2),
+                    calculated: true,
+                },
             );
         let text = encode_projection(&projection);
         assert_eq!(

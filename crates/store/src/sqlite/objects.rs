@@ -21,6 +21,9 @@ struct ObjectRow {
     cursor_id: Option<String>,
     load_last_id: Option<String>,
     load_done: bool,
+    deletes_covered_to_ms: Option<i64>,
+    formulas_refreshed_at_ms: Option<i64>,
+    reconciled_at_ms: Option<i64>,
     last_run_at_ms: Option<i64>,
     last_error: Option<String>,
     next_run_at_ms: Option<i64>,
@@ -50,6 +53,11 @@ impl ObjectRow {
                 load: LoadProgress {
                     last_id,
                     done: self.load_done,
+                },
+                maintenance: Maintenance {
+                    deletes_covered_to_ms: self.deletes_covered_to_ms,
+                    formulas_refreshed_at_ms: self.formulas_refreshed_at_ms,
+                    reconciled_at_ms: self.reconciled_at_ms,
                 },
             },
             schedule: ObjectSchedule {
@@ -269,13 +277,17 @@ pub(super) async fn save_progress(
 ) -> Result<()> {
     let cursor = progress.cursor.as_ref();
     sqlx::query(
-        "UPDATE objects SET cursor_stamp_ms = ?, cursor_id = ?, load_last_id = ?, load_done = ? \
+        "UPDATE objects SET cursor_stamp_ms = ?, cursor_id = ?, load_last_id = ?, load_done = ?, \
+         deletes_covered_to_ms = ?, formulas_refreshed_at_ms = ?, reconciled_at_ms = ? \
          WHERE connection_id = ? AND object = ?",
     )
     .bind(cursor.map(|c| c.system_modstamp_ms))
     .bind(cursor.map(|c| c.id.as_str()))
     .bind(progress.load.last_id.as_ref().map(|id| id.as_str()))
     .bind(progress.load.done)
+    .bind(progress.maintenance.deletes_covered_to_ms)
+    .bind(progress.maintenance.formulas_refreshed_at_ms)
+    .bind(progress.maintenance.reconciled_at_ms)
     .bind(connection.0)
     .bind(object.as_str())
     .execute(db)
