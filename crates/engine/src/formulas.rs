@@ -26,13 +26,6 @@ impl ObjectRun<'_> {
         if formulas.is_empty() || !due {
             return Ok(());
         }
-        // The load just read every formula: start the clock there instead of re-reading.
-        if last.is_none() {
-            progress.maintenance.formulas_refreshed_at_ms = Some(now);
-            let commit = self.page(&projection.object, Some(progress));
-            self.store.commit_page(&commit).await?;
-            return Ok(());
-        }
         let mut after = None;
         while let Some(last_id) = self
             .refresh_page(projection, &formulas, after, report)

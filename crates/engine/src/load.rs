@@ -8,7 +8,7 @@
 
 use sfsync_core::{Cursor, Projection, RecordId, Snapshot};
 use sfsync_salesforce::QueryOptions;
-use sfsync_store::{LoadProgress, ObjectProgress};
+use sfsync_store::{LoadProgress, Maintenance, ObjectProgress};
 
 use crate::error::Error;
 use crate::plan;
@@ -31,6 +31,16 @@ impl ObjectRun<'_> {
         while !progress.load.done {
             self.load_page(projection, progress, report).await?;
         }
+        // The load read every record, formula and deletion there was when it began: the
+        // budgeted checks start their clocks there rather than redo its work at once.
+        let began = progress.cursor.as_ref().map(|c| c.system_modstamp_ms);
+        progress.maintenance = Maintenance {
+            deletes_covered_to_ms: began,
+            formulas_refreshed_at_ms: began,
+            reconciled_at_ms: began,
+        };
+        let commit = self.page(&projection.object, Some(progress));
+        self.store.commit_page(&commit).await?;
         tracing::info!(object = %projection.object, records = report.records_read, "initial load done");
         Ok(())
     }

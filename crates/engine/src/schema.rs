@@ -30,10 +30,12 @@ impl ObjectRun<'_> {
         if let Some(held) = held.filter(|_| fresh && !force) {
             return Ok(held.clone());
         }
+        // If-Modified-Since has one-second granularity: ask from a second before the last
+        // fetch, so a change made in the same second as that fetch is not answered 304.
         let since = state
             .describe_fetched_at_ms
             .filter(|_| held.is_some() && !force)
-            .map(ms_to_time);
+            .map(|at| ms_to_time(at - 1000));
         let describe = match self
             .client
             .fetch_describe(state.object.as_str(), since)

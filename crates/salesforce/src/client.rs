@@ -265,6 +265,25 @@ impl SalesforceClient {
         clock.map(|(date, at)| date + at.elapsed())
     }
 
+    /// Reads the server's clock from the versions list (`GET /services/data/`), which is not
+    /// counted against the daily allocation (salesforce-api.md §2.2), so a sync can bound
+    /// its first read by the server's time rather than the local one at no cost.
+    pub async fn fetch_server_time(&self) -> Result<OffsetDateTime> {
+        let session = self.session();
+        let url = request_url(session.instance_url(), "/services/data/")?;
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .bearer_auth(session.access_token().expose())
+            .send()
+            .await
+            .map_err(|e| Error::transport("versions", e))?;
+        self.record_date(response.headers());
+        self.server_time()
+            .ok_or_else(|| Error::malformed("versions response", "no Date header"))
+    }
+
     /// How many REST and Bulk requests this client (and its clones) sent, retries included:
     /// each is one call against the org's daily allocation.
     pub fn api_calls(&self) -> u64 {
