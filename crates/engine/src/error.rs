@@ -25,6 +25,9 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// The connection's tokens could not be read.
+    #[error("tokens: {0}")]
+    Tokens(#[from] crate::tokens::TokenError),
     /// The object is not in describe (deleted, or not readable by the integration user).
     #[error("object {0} is not readable by the integration user")]
     ObjectVanished(String),

@@ -5,6 +5,7 @@
 //! - [`projection`]: which fields a run reads, from the object's describe;
 //! - [`plan`]: the SOQL each kind of read sends (pure, so every query is tested as text);
 //! - [`run`]: one run of one object, page by page, each page committed atomically;
+//! - [`scheduler`]: ticks per connection, paced by the API budget;
 //! - [`sync`]: the [`Engine`] and one tick of a connection, quiet objects polled together;
 //! - [`tokens`]: a connection's tokens sealed at rest and lent to the client.
 
@@ -18,10 +19,12 @@ mod load;
 pub mod plan;
 pub mod projection;
 pub mod run;
+pub mod scheduler;
 mod schema;
 pub mod sync;
 pub mod tokens;
 
 pub use error::Error;
 pub use run::{ObjectRun, RunReport, RunSettings};
+pub use scheduler::{SchedulePolicy, Scheduler};
 pub use sync::{ConnectedApp, DEFAULT_OBJECTS, Engine, EngineSettings, ObjectOutcome, TickReport};

@@ -22,7 +22,7 @@ use url::Url;
 
 use crate::error::Error;
 use crate::run::{ObjectRun, RunReport, RunSettings, local_now_ms};
-use crate::tokens::VaultTokenStore;
+use crate::tokens::{VaultTokenStore, load_tokens};
 
 /// The objects a new connection syncs until an admin chooses otherwise.
 pub const DEFAULT_OBJECTS: [&str; 4] = ["Account", "Contact", "Opportunity", "Case"];
@@ -137,12 +137,12 @@ impl Engine {
     /// A client for the connection, refreshing its session when none is stored.
     pub async fn connect_client(&self, connection: &Connection) -> Result<SalesforceClient, Error> {
         let environment = environment_of(connection)?;
-        let mut config = OAuthConfig::new(
-            self.app.client_id.clone(),
-            self.app.redirect_uri.clone(),
-            environment,
-        );
-        config.client_secret = self.app.client_secret.clone();
+        let opened = load_tokens(self.store.as_ref(), &self.ring, connection.id).await?;
+        let (client_id, client_secret) = opened
+            .app
+            .unwrap_or_else(|| (self.app.client_id.clone(), self.app.client_secret.clone()));
+        let mut config = OAuthConfig::new(client_id, self.app.redirect_uri.clone(), environment);
+        config.client_secret = client_secret;
         config.http = self.settings.http.clone();
         let tokens = VaultTokenStore::new(self.store.clone(), self.ring.clone(), connection.id);
         let refresher = TokenRefresher::new(OAuthClient::new(config)?, Arc::new(tokens));

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
-use sfsync_salesforce::{AccessToken, RefreshToken, StoredTokens, TokenGuard, TokenStore};
+use sfsync_salesforce::{
+    AccessToken, ClientSecret, RefreshToken, StoredTokens, TokenGuard, TokenStore,
+};
 use sfsync_store::{ConnectionId, SealedSecret, Store, TokenLock};
 use sfsync_vault::KeyRing;
 use url::Url;
@@ -50,6 +52,27 @@ struct Plain {
     access_token: Option<String>,
     refresh_token: String,
     instance_url: String,
+    /// The app that issued the refresh token, when it is not the operator's (a connection
+    /// made with `sfsync connect --client-id`): a refresh token only refreshes with the
+    /// consumer key that issued it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    app: Option<PlainApp>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct PlainApp {
+    client_id: String,
+    client_secret: Option<String>,
+}
+
+/// A connection's tokens as opened, with the app that issued them if it is not the
+/// operator's.
+#[derive(Debug, Clone)]
+pub struct OpenedTokens {
+    /// The tokens.
+    pub tokens: StoredTokens,
+    /// The issuing app's consumer key and secret.
+    pub app: Option<(String, Option<ClientSecret>)>,
 }
 
 /// The vault context that binds a sealed blob to its connection.
@@ -57,16 +80,39 @@ pub fn token_context(connection: ConnectionId) -> String {
     format!("connection:{}:tokens", connection.0)
 }
 
-/// Seals a connection's tokens for the store.
+/// Seals a connection's tokens, issued by the operator's connected app, for the store.
 pub fn seal_tokens(
     ring: &KeyRing,
     connection: ConnectionId,
     tokens: &StoredTokens,
 ) -> Result<SealedSecret, TokenError> {
+    seal(ring, connection, tokens, None)
+}
+
+/// Seals a connection's tokens together with the app that issued them.
+pub fn seal_opened(
+    ring: &KeyRing,
+    connection: ConnectionId,
+    opened: &OpenedTokens,
+) -> Result<SealedSecret, TokenError> {
+    let app = opened.app.as_ref().map(|(id, secret)| PlainApp {
+        client_id: id.clone(),
+        client_secret: secret.as_ref().map(|s| s.expose().to_string()),
+    });
+    seal(ring, connection, &opened.tokens, app)
+}
+
+fn seal(
+    ring: &KeyRing,
+    connection: ConnectionId,
+    tokens: &StoredTokens,
+    app: Option<PlainApp>,
+) -> Result<SealedSecret, TokenError> {
     let plain = Plain {
         access_token: tokens.access_token.as_ref().map(|t| t.expose().to_string()),
         refresh_token: tokens.refresh_token.expose().to_string(),
         instance_url: tokens.instance_url.to_string(),
+        app,
     };
     let bytes = Zeroizing::new(serde_json::to_vec(&plain).expect("plain strings serialize"));
     let sealed = sfsync_vault::seal(ring, &bytes, &token_context(connection))
@@ -80,6 +126,15 @@ pub fn open_tokens(
     connection: ConnectionId,
     sealed: &SealedSecret,
 ) -> Result<StoredTokens, TokenError> {
+    open(ring, connection, sealed).map(|opened| opened.tokens)
+}
+
+/// Opens a connection's sealed tokens with the app that issued them.
+pub fn open(
+    ring: &KeyRing,
+    connection: ConnectionId,
+    sealed: &SealedSecret,
+) -> Result<OpenedTokens, TokenError> {
     let bytes = sfsync_vault::open(ring, &sealed.0, &token_context(connection))
         .map_err(|source| TokenError::Vault { connection, source })?;
     let malformed = |reason: String| TokenError::Malformed { connection, reason };
@@ -87,11 +142,15 @@ pub fn open_tokens(
     let plain: Plain = serde_json::from_slice(&bytes).map_err(|e| malformed(e.to_string()))?;
     let instance_url =
         Url::parse(&plain.instance_url).map_err(|e| malformed(format!("instance_url: {e}")))?;
-    Ok(StoredTokens {
+    let tokens = StoredTokens {
         access_token: plain.access_token.map(AccessToken::new),
         refresh_token: RefreshToken::new(plain.refresh_token),
         instance_url,
-    })
+    };
+    let app = plain
+        .app
+        .map(|a| (a.client_id, a.client_secret.map(ClientSecret::new)));
+    Ok(OpenedTokens { tokens, app })
 }
 
 /// Loads and opens a connection's tokens, outside the refresh lock (to build a client).
@@ -99,12 +158,12 @@ pub async fn load_tokens(
     store: &dyn Store,
     ring: &KeyRing,
     connection: ConnectionId,
-) -> Result<StoredTokens, TokenError> {
+) -> Result<OpenedTokens, TokenError> {
     let sealed = store
         .load_sealed_tokens(connection)
         .await?
         .ok_or(TokenError::Missing(connection))?;
-    open_tokens(ring, connection, &sealed)
+    open(ring, connection, &sealed)
 }
 
 /// The client's [`TokenStore`] for one connection: the store's token lock, with the vault
@@ -132,12 +191,12 @@ impl VaultTokenStore {
             .load()
             .await?
             .ok_or(TokenError::Missing(self.connection))?;
-        let tokens = open_tokens(&self.ring, self.connection, &sealed)?;
+        let opened = open(&self.ring, self.connection, &sealed)?;
         Ok(Box::new(VaultGuard {
             lock,
             ring: self.ring.clone(),
             connection: self.connection,
-            tokens,
+            opened,
         }))
     }
 }
@@ -155,12 +214,12 @@ struct VaultGuard {
     lock: Box<dyn TokenLock>,
     ring: Arc<KeyRing>,
     connection: ConnectionId,
-    tokens: StoredTokens,
+    opened: OpenedTokens,
 }
 
 impl TokenGuard for VaultGuard {
     fn tokens(&self) -> &StoredTokens {
-        &self.tokens
+        &self.opened.tokens
     }
 
     fn save(
@@ -168,9 +227,13 @@ impl TokenGuard for VaultGuard {
         tokens: StoredTokens,
     ) -> BoxFuture<'_, Result<(), sfsync_salesforce::session::StoreError>> {
         async move {
-            let sealed = seal_tokens(&self.ring, self.connection, &tokens)?;
+            let rotated = OpenedTokens {
+                tokens,
+                app: self.opened.app.clone(),
+            };
+            let sealed = seal_opened(&self.ring, self.connection, &rotated)?;
             self.lock.save(&sealed).await.map_err(TokenError::from)?;
-            self.tokens = tokens;
+            self.opened = rotated;
             Ok(())
         }
         .boxed()

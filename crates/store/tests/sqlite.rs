@@ -123,3 +123,29 @@ async fn damage(dir: &TempDir, sql: &'static str) {
     sqlx::query(sql).execute(&mut db).await.unwrap();
     db.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_lease_left_by_a_process_that_died_is_released_when_the_file_reopens() {
+    let (store, dir) = open_temp().await;
+    let tenant = conformance::create_tenant(&*store, "acme").await;
+    let object = sfsync_core::ObjectName::parse("Account").unwrap();
+    let far = i64::MAX / 2;
+    let held = store
+        .claim_lease(tenant.connection.id, &object, "dead", 0, far)
+        .await
+        .unwrap();
+    let epoch = held.expect("the first claim succeeds").epoch;
+    store.close().await;
+    drop(store);
+
+    let reopened = SqliteStore::open(&database_url(&dir)).await.unwrap();
+    let claimed = reopened
+        .claim_lease(tenant.connection.id, &object, "alive", 1, far)
+        .await
+        .unwrap();
+    let lease = claimed.expect("the dead process's lease was released at open");
+    assert!(
+        lease.epoch > epoch,
+        "the epoch still fences the dead process off"
+    );
+}

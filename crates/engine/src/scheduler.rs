@@ -1,0 +1,171 @@
+//! The scheduler inside `sfsync serve`: a tick per active connection at its polling
+//! interval, stretched so sfsync never spends more than its share of the org's daily
+//! allocation, and paused when Salesforce answers REQUEST_LIMIT_EXCEEDED.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sfsync_core::budget::ROLLING_DAY;
+use sfsync_core::{ApiUsage, BudgetPolicy, plan_budget};
+use sfsync_store::{Connection, ConnectionId, ConnectionStatus};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use crate::run::{local_now_ms, millis};
+use crate::sync::{Engine, TickReport};
+
+/// How the scheduler paces ticks.
+#[derive(Debug, Clone, Copy)]
+pub struct SchedulePolicy {
+    /// The interval and the share of the daily allocation. Default: every 5 minutes, at
+    /// most 50 % of the allocation.
+    pub budget: BudgetPolicy,
+    /// How long a connection waits after REQUEST_LIMIT_EXCEEDED before it tries again.
+    /// Default 15 minutes.
+    pub pause_on_limit: Duration,
+    /// How often the list of connections is re-read (new connections, disconnects).
+    /// Default 10 seconds.
+    pub rescan: Duration,
+}
+
+impl Default for SchedulePolicy {
+    fn default() -> Self {
+        Self {
+            budget: BudgetPolicy {
+                share_percent: 50,
+                polling_interval: Duration::from_secs(300),
+            },
+            pause_on_limit: Duration::from_secs(15 * 60),
+            rescan: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Runs ticks until shut down.
+pub struct Scheduler {
+    engine: Arc<Engine>,
+    policy: SchedulePolicy,
+    wake: Arc<Notify>,
+    next: HashMap<ConnectionId, Instant>,
+}
+
+impl Scheduler {
+    /// A scheduler over `engine`'s connections.
+    pub fn new(engine: Arc<Engine>, policy: SchedulePolicy) -> Self {
+        Self {
+            engine,
+            policy,
+            wake: Arc::new(Notify::new()),
+            next: HashMap::new(),
+        }
+    }
+
+    /// A handle that makes every connection due at once ("Sync now").
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Ticks due connections, one at a time, until `shutdown` completes. A tick in flight
+    /// finishes its page first: each page is committed whole, so stopping between pages
+    /// loses nothing.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let wait = self.tick_due().await;
+            let woken = self.wake.clone();
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(wait) => {}
+                () = woken.notified() => self.next.clear(),
+            }
+        }
+    }
+
+    /// Ticks every due connection; returns how long until the next check.
+    async fn tick_due(&mut self) -> Duration {
+        let connections = match self.engine.store().load_connections().await {
+            Ok(connections) => connections,
+            Err(e) => {
+                tracing::error!(error = %e, "could not list connections");
+                return self.policy.rescan;
+            }
+        };
+        for connection in connections
+            .iter()
+            .filter(|c| c.status == ConnectionStatus::Active)
+        {
+            let due = self
+                .next
+                .get(&connection.id)
+                .is_none_or(|at| *at <= Instant::now());
+            if due {
+                let wait = self.tick(connection).await;
+                self.next.insert(connection.id, Instant::now() + wait);
+            }
+        }
+        let soonest = self
+            .next
+            .values()
+            .min()
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        soonest
+            .unwrap_or(self.policy.rescan)
+            .min(self.policy.rescan)
+    }
+
+    /// One tick of a connection; returns how long it waits before the next.
+    async fn tick(&self, connection: &Connection) -> Duration {
+        let span = tracing::info_span!("tick", connection = %connection.id);
+        let _entered = span.enter();
+        let report = self.engine.tick(connection, &|_, _| {}).await;
+        tracing::info!(
+            objects = report.objects.len(),
+            events = report
+                .objects
+                .iter()
+                .filter_map(|o| o.result.as_ref().ok())
+                .map(|r| r.events)
+                .sum::<u64>(),
+            api_calls = report.api_calls,
+            "tick done"
+        );
+        if report.rate_limited {
+            return self.policy.pause_on_limit;
+        }
+        self.paced_interval(connection, &report).await
+    }
+
+    /// The configured interval, stretched by the budget.
+    async fn paced_interval(&self, connection: &Connection, report: &TickReport) -> Duration {
+        let Some(usage) = report.org_usage else {
+            return self.policy.budget.polling_interval;
+        };
+        let since = local_now_ms() - millis(ROLLING_DAY);
+        let spent = match self
+            .engine
+            .store()
+            .load_api_spend(connection.id, since)
+            .await
+        {
+            Ok(spend) => spend.calls,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the API spend; keeping the interval");
+                return self.policy.budget.polling_interval;
+            }
+        };
+        let usage = ApiUsage {
+            used: usage.used,
+            max: usage.max,
+        };
+        let plan = plan_budget(self.policy.budget, usage, spent, report.api_calls.max(1));
+        if plan.interval > self.policy.budget.polling_interval {
+            tracing::info!(
+                interval_s = plan.interval.as_secs(),
+                "polling slowed to stay within the API budget"
+            );
+        }
+        plan.interval
+    }
+}
