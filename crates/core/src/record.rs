@@ -48,12 +48,7 @@ impl Projection {
 
     /// Adds a field, leaving out compound fields: their components are read instead, and
     /// reading both would report one change twice.
-    pub fn with_field(
-        self,
-        name: FieldName,
-        field_type: FieldType,
-        scale: Option<u32>,
-    ) -> Self {
+    pub fn with_field(self, name: FieldName, field_type: FieldType, scale: Option<u32>) -> Self {
         let spec = FieldSpec {
             field_type,
             scale,

@@ -486,3 +486,54 @@ impl ParseObject for str {
         sfsync_core::ObjectName::parse(self).unwrap()
     }
 }
+
+#[tokio::test]
+async fn reconciliation_finds_hard_deletes_that_get_deleted_no_longer_lists() {
+    let settings = sfsync_engine::RunSettings {
+        reconcile_every: Duration::ZERO,
+        ..quiet_settings()
+    };
+    let counts = SeedCounts {
+        accounts: 4100,
+        ..small_counts()
+    };
+    let harness = Harness::start(counts, settings).await;
+    harness.tick_ok().await;
+    let ids = harness.ids("Account", 4100).await;
+    // Spread over the Id space, so the drill-down must split more than one range.
+    let purged = [&ids[10], &ids[2500], &ids[4000]];
+    for id in purged {
+        harness.purge("Account", id).await;
+    }
+    // Soft-deleted and then purged: already reported deleted, so only removed.
+    harness.delete("Account", &ids[3000]).await;
+    harness.tick_ok().await;
+    harness.purge("Account", &ids[3000]).await;
+    harness.tick_ok().await;
+
+    for id in purged {
+        let kinds: Vec<ChangeKind> = harness
+            .changes_of(id)
+            .await
+            .iter()
+            .map(|e| e.change.kind)
+            .collect();
+        assert_eq!(kinds, [ChangeKind::Deleted], "{id}");
+    }
+    assert_eq!(
+        harness.changes_of(&ids[3000]).await.len(),
+        1,
+        "deleted once, when soft-deleted"
+    );
+    let held = harness
+        .store
+        .count_snapshots(harness.connection.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        held[&"Account".parse_object()],
+        4100 - 4,
+        "the purged records are no longer held"
+    );
+    assert_eq!(harness.changes().await.len(), 4);
+}

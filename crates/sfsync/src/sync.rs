@@ -150,6 +150,17 @@ fn print_summary(report: &TickReport) {
         .map(|u| format!(", org usage {}/{}", u.used, u.max))
         .unwrap_or_default();
     println!("{} API calls{usage}", report.api_calls);
+    if let Some(mib) = peak_memory_mib() {
+        println!("peak memory: {mib} MiB");
+    }
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), for the summary and the benchmark.
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
 fn failure(report: &TickReport) -> String {
