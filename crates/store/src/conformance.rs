@@ -41,6 +41,18 @@ macro_rules! conformance_tests {
             every_field_value_round_trips_through_the_change_log,
             id_ranges_list_and_count_snapshots_in_case_sensitive_order,
             runs_and_api_spend_are_recorded,
+            a_sign_in_link_works_once_and_never_after_it_expires,
+            a_session_finds_its_user_until_it_is_deleted_or_expires,
+            a_user_is_found_by_id_and_an_unknown_id_finds_nobody,
+            a_pending_connect_is_taken_once_even_after_it_expires,
+            connection_settings_start_at_the_defaults_and_survive_a_reconnect,
+            disconnecting_and_keeping_data_deletes_only_the_tokens,
+            disconnecting_and_deleting_data_keeps_only_the_selection,
+            replacing_sealed_tokens_swaps_them_only_while_they_are_unchanged,
+            recent_changes_are_newest_first_and_only_the_organizations_own,
+            a_records_changes_are_its_own_oldest_first,
+            api_calls_are_summed_per_hour_since_a_moment,
+            the_audit_log_reads_newest_first_one_organization_at_a_time,
         );
     };
     (@each $open:path; $($name:ident),+ $(,)?) => {
@@ -205,6 +217,12 @@ pub async fn organizations_users_and_token_hashes_round_trip(store: Arc<dyn Stor
     assert!(matches!(taken, Error::AlreadyExists { .. }), "{taken}");
     let unknown = OrganizationSlug::parse("nobody").unwrap();
     assert_eq!(store.load_organization(&unknown).await.unwrap(), None);
+    assert_eq!(
+        store.load_organization_by_id(acme.id).await.unwrap(),
+        Some(acme.clone())
+    );
+    let missing = OrganizationId(acme.id.0 + 1000);
+    assert_eq!(store.load_organization_by_id(missing).await.unwrap(), None);
 
     let admin = store
         .create_user(acme.id, "a@acme.example", Role::Admin, NOW_MS)
@@ -892,6 +910,607 @@ pub async fn runs_and_api_spend_are_recorded(store: Arc<dyn Store>) {
             }
         ))
     );
+}
+
+const HOUR_MS: i64 = 60 * 60 * 1000;
+
+fn hash(byte: u8) -> TokenHash {
+    TokenHash([byte; 32])
+}
+
+/// Runs `attempt` from eight tasks at once; how many of them got something.
+async fn successes<F, Fut, T>(store: &Arc<dyn Store>, attempt: F) -> usize
+where
+    F: Fn(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = Option<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(attempt(store.clone())))
+        .collect();
+    let mut got = 0;
+    for task in tasks {
+        got += usize::from(task.await.unwrap().is_some());
+    }
+    got
+}
+
+/// A sign-in link yields its user once, even to racing requests; an expired link, an
+/// unknown hash and a session's hash yield nobody, and trying a session's hash as a link
+/// leaves the session alone.
+pub async fn a_sign_in_link_works_once_and_never_after_it_expires(store: Arc<dyn Store>) {
+    let admin = create_tenant(&*store, "acme").await.admin;
+    let expires = NOW_MS + 15 * 60_000;
+    let link = hash(1);
+    store
+        .create_credential(Credential::SignInLink, admin.id, &link, expires)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.redeem_sign_in_link(&link, NOW_MS).await.unwrap(),
+        Some(admin.clone())
+    );
+    assert_eq!(
+        store.redeem_sign_in_link(&link, NOW_MS).await.unwrap(),
+        None
+    );
+
+    let raced = hash(2);
+    store
+        .create_credential(Credential::SignInLink, admin.id, &raced, expires)
+        .await
+        .unwrap();
+    let redeemed = successes(&store, move |store| async move {
+        store.redeem_sign_in_link(&raced, NOW_MS).await.unwrap()
+    })
+    .await;
+    assert_eq!(redeemed, 1, "a link redeemed by racing requests");
+
+    let late = hash(3);
+    store
+        .create_credential(Credential::SignInLink, admin.id, &late, expires)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.redeem_sign_in_link(&late, expires).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.redeem_sign_in_link(&hash(9), NOW_MS).await.unwrap(),
+        None
+    );
+
+    let session = hash(4);
+    store
+        .create_credential(Credential::Session, admin.id, &session, expires)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.redeem_sign_in_link(&session, NOW_MS).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.load_session_user(&session, NOW_MS).await.unwrap(),
+        Some(admin)
+    );
+}
+
+/// A session finds its user until it expires or is deleted; a sign-in link is no session,
+/// deleting a session twice is harmless, and a taken hash or a missing user is refused.
+pub async fn a_session_finds_its_user_until_it_is_deleted_or_expires(store: Arc<dyn Store>) {
+    let tenant = create_tenant(&*store, "acme").await;
+    let member = store
+        .create_user(
+            tenant.organization.id,
+            "m@acme.example",
+            Role::Member,
+            NOW_MS,
+        )
+        .await
+        .unwrap();
+    let (session, expires) = (hash(1), NOW_MS + DAY_MS);
+    store
+        .create_credential(Credential::Session, member.id, &session, expires)
+        .await
+        .unwrap();
+    for now_ms in [NOW_MS, expires - 1] {
+        let found = store.load_session_user(&session, now_ms).await.unwrap();
+        assert_eq!(found.as_ref(), Some(&member), "at {now_ms}");
+    }
+    assert_eq!(
+        store.load_session_user(&session, expires).await.unwrap(),
+        None
+    );
+
+    let link = hash(2);
+    store
+        .create_credential(Credential::SignInLink, member.id, &link, expires)
+        .await
+        .unwrap();
+    assert_eq!(store.load_session_user(&link, NOW_MS).await.unwrap(), None);
+    store.delete_session(&link).await.unwrap();
+
+    store.delete_session(&session).await.unwrap();
+    assert_eq!(
+        store.load_session_user(&session, NOW_MS).await.unwrap(),
+        None
+    );
+    store.delete_session(&session).await.unwrap();
+    // Deleting a session by a link's hash left the link working.
+    assert_eq!(
+        store.redeem_sign_in_link(&link, NOW_MS).await.unwrap(),
+        Some(member.clone())
+    );
+
+    let taken = hash(3);
+    store
+        .create_credential(Credential::Session, member.id, &taken, expires)
+        .await
+        .unwrap();
+    let again = store
+        .create_credential(Credential::Session, tenant.admin.id, &taken, expires)
+        .await
+        .unwrap_err();
+    assert!(matches!(again, Error::AlreadyExists { .. }), "{again}");
+    let nobody = UserId(member.id.0 + 1000);
+    let missing = store
+        .create_credential(Credential::Session, nobody, &hash(4), expires)
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, Error::NotFound { .. }), "{missing}");
+}
+
+/// A user is found by id, in any organization; an unknown id finds nobody.
+pub async fn a_user_is_found_by_id_and_an_unknown_id_finds_nobody(store: Arc<dyn Store>) {
+    let acme = create_tenant(&*store, "acme").await;
+    let globex = create_tenant(&*store, "globex").await;
+    assert_eq!(
+        store.load_user(acme.admin.id).await.unwrap(),
+        Some(acme.admin.clone())
+    );
+    assert_eq!(
+        store.load_user(globex.admin.id).await.unwrap(),
+        Some(globex.admin.clone())
+    );
+    let unknown = UserId(acme.admin.id.0.max(globex.admin.id.0) + 1);
+    assert_eq!(store.load_user(unknown).await.unwrap(), None);
+}
+
+fn pending_connect(tenant: &Tenant, state: u8) -> PendingConnect {
+    PendingConnect {
+        state_hash: hash(state),
+        organization: tenant.organization.id,
+        user: tenant.admin.id,
+        session: Some(hash(state.wrapping_add(100))),
+        environment: Environment::Custom,
+        login_url: "https://acme.my.salesforce.com".to_owned(),
+        sealed_verifier: SealedSecret(vec![0x00, 0xff, 0x80, 0x00]),
+        created_at_ms: NOW_MS,
+        expires_at_ms: NOW_MS + 10 * 60_000,
+    }
+}
+
+/// A pending connect comes back as it was saved, once: the second take finds nothing, racing
+/// takes get it once, and an expired one is still handed out (once) so that the caller can
+/// say it expired.
+pub async fn a_pending_connect_is_taken_once_even_after_it_expires(store: Arc<dyn Store>) {
+    let tenant = create_tenant(&*store, "acme").await;
+    let pending = pending_connect(&tenant, 1);
+    store.create_pending_connect(&pending).await.unwrap();
+    let twice = store.create_pending_connect(&pending).await.unwrap_err();
+    assert!(matches!(twice, Error::AlreadyExists { .. }), "{twice}");
+    let state = pending.state_hash;
+    assert_eq!(
+        store.take_pending_connect(&state).await.unwrap(),
+        Some(pending)
+    );
+    assert_eq!(store.take_pending_connect(&state).await.unwrap(), None);
+
+    let expired = PendingConnect {
+        session: None,
+        environment: Environment::Production,
+        expires_at_ms: NOW_MS - 1,
+        ..pending_connect(&tenant, 2)
+    };
+    store.create_pending_connect(&expired).await.unwrap();
+    let taken = store.take_pending_connect(&expired.state_hash).await;
+    assert_eq!(taken.unwrap(), Some(expired.clone()));
+    let again = store.take_pending_connect(&expired.state_hash).await;
+    assert_eq!(again.unwrap(), None);
+
+    let raced = pending_connect(&tenant, 3);
+    store.create_pending_connect(&raced).await.unwrap();
+    let state = raced.state_hash;
+    let takes = successes(&store, move |store| async move {
+        store.take_pending_connect(&state).await.unwrap()
+    })
+    .await;
+    assert_eq!(takes, 1, "a state taken by racing callbacks");
+    assert_eq!(store.take_pending_connect(&hash(9)).await.unwrap(), None);
+}
+
+/// A connection starts with the default settings; saved ones come back, and survive a
+/// reconnect and a disconnect; each connection has its own.
+pub async fn connection_settings_start_at_the_defaults_and_survive_a_reconnect(
+    store: Arc<dyn Store>,
+) {
+    let tenant = create_tenant(&*store, "acme").await;
+    let id = tenant.connection.id;
+    let defaults = ConnectionSettings {
+        polling_interval_secs: 300,
+        budget_share_percent: 50,
+    };
+    assert_eq!(store.load_connection_settings(id).await.unwrap(), defaults);
+
+    let chosen = ConnectionSettings {
+        polling_interval_secs: 3_600,
+        budget_share_percent: 100,
+    };
+    store.save_connection_settings(id, &chosen).await.unwrap();
+    assert_eq!(store.load_connection_settings(id).await.unwrap(), chosen);
+    let again = store
+        .save_connection(&tenant.connection.details)
+        .await
+        .unwrap();
+    assert_eq!(again.id, id);
+    assert_eq!(store.load_connection_settings(id).await.unwrap(), chosen);
+    store.disconnect(id, SyncedData::Delete).await.unwrap();
+    store
+        .save_connection(&tenant.connection.details)
+        .await
+        .unwrap();
+    assert_eq!(store.load_connection_settings(id).await.unwrap(), chosen);
+
+    let other = create_tenant(&*store, "globex").await.connection.id;
+    assert_eq!(
+        store.load_connection_settings(other).await.unwrap(),
+        defaults
+    );
+    let missing = ConnectionId(id.0.max(other.0) + 1000);
+    let err = store.load_connection_settings(missing).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    let err = store
+        .save_connection_settings(missing, &chosen)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+/// Gives a tenant's connection everything a disconnect may delete: tokens, a selection with
+/// an unselected object, a projection, snapshots, change events, a schema event and a read
+/// position with a finished load.
+async fn seed_synced_data(store: &dyn Store, tenant: &Tenant) {
+    let id = tenant.connection.id;
+    store
+        .save_sealed_tokens(id, &SealedSecret(vec![9, 0, 9]))
+        .await
+        .unwrap();
+    store
+        .save_selected_objects(id, &[object("Account"), object("Contact")])
+        .await
+        .unwrap();
+    store
+        .save_selected_objects(id, &[object("Account")])
+        .await
+        .unwrap();
+    let projection =
+        Projection::new(object("Account")).with_field(field("Name"), FieldType::String, None);
+    store
+        .save_projection(id, &projection, NOW_MS)
+        .await
+        .unwrap();
+    let mut page = page_of_created(id, 1, 3);
+    page.schema_changes = vec![SchemaChange::FieldAdded(field("Rating__c"))];
+    if let Some(progress) = &mut page.progress {
+        progress.load = LoadProgress {
+            last_id: Some(account_id(3)),
+            done: true,
+        };
+        progress.maintenance.reconciled_at_ms = Some(NOW_MS - 2);
+    }
+    store.commit_page(&page).await.unwrap();
+}
+
+/// Disconnecting and keeping the data deletes the tokens and marks the connection
+/// disconnected; snapshots, changes, schema events and positions stay as they were, and
+/// another connection keeps its tokens.
+pub async fn disconnecting_and_keeping_data_deletes_only_the_tokens(store: Arc<dyn Store>) {
+    let acme = create_tenant(&*store, "acme").await;
+    let globex = create_tenant(&*store, "globex").await;
+    seed_synced_data(&*store, &acme).await;
+    seed_synced_data(&*store, &globex).await;
+    let before = observe(&*store, &acme).await;
+    assert!(!before.events.is_empty() && before.schema_events > 0);
+
+    store
+        .disconnect(acme.connection.id, SyncedData::Keep)
+        .await
+        .unwrap();
+    assert_eq!(observe(&*store, &acme).await, before);
+    assert_eq!(
+        store.load_sealed_tokens(acme.connection.id).await.unwrap(),
+        None
+    );
+    let connection = store.load_connection(acme.organization.id).await.unwrap();
+    assert_eq!(
+        connection.map(|c| c.status),
+        Some(ConnectionStatus::Disconnected)
+    );
+    assert!(
+        store
+            .load_sealed_tokens(globex.connection.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let missing = ConnectionId(globex.connection.id.0 + 1000);
+    let err = store
+        .disconnect(missing, SyncedData::Keep)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+}
+
+/// Disconnecting and deleting the data removes the connection's snapshots, change events,
+/// schema events, projections and read positions, keeps which objects are selected, and
+/// leaves another connection's rows exactly as they were.
+pub async fn disconnecting_and_deleting_data_keeps_only_the_selection(store: Arc<dyn Store>) {
+    let acme = create_tenant(&*store, "acme").await;
+    let globex = create_tenant(&*store, "globex").await;
+    seed_synced_data(&*store, &acme).await;
+    seed_synced_data(&*store, &globex).await;
+    let globex_before = observe(&*store, &globex).await;
+    let globex_states = store
+        .load_object_states(globex.connection.id)
+        .await
+        .unwrap();
+
+    let id = acme.connection.id;
+    store.disconnect(id, SyncedData::Delete).await.unwrap();
+    assert_eq!(store.count_snapshots(id).await.unwrap(), BTreeMap::new());
+    assert_eq!(all_changes(&*store, acme.organization.id).await, []);
+    let schema = store.load_schema_events(id, &object("Account")).await;
+    assert_eq!(schema.unwrap(), []);
+    assert_eq!(store.load_sealed_tokens(id).await.unwrap(), None);
+    let connection = store.load_connection(acme.organization.id).await.unwrap();
+    assert_eq!(
+        connection.map(|c| c.status),
+        Some(ConnectionStatus::Disconnected)
+    );
+    let states = store.load_object_states(id).await.unwrap();
+    let selection: Vec<(&str, bool)> = states
+        .iter()
+        .map(|s| (s.object.as_str(), s.selected))
+        .collect();
+    assert_eq!(selection, [("Account", true), ("Contact", false)]);
+    for state in &states {
+        assert_eq!(state.projection, None, "{}", state.object);
+        assert_eq!(state.describe_fetched_at_ms, None, "{}", state.object);
+        assert_eq!(
+            state.progress,
+            ObjectProgress::default(),
+            "{}",
+            state.object
+        );
+    }
+
+    assert_eq!(observe(&*store, &globex).await, globex_before);
+    assert_eq!(
+        store
+            .load_object_states(globex.connection.id)
+            .await
+            .unwrap(),
+        globex_states
+    );
+    assert!(
+        store
+            .load_sealed_tokens(globex.connection.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+/// Every connection's tokens are listed for a key rotation; a replacement lands only while
+/// the tokens still equal what the rotation read, and touches no other connection.
+pub async fn replacing_sealed_tokens_swaps_them_only_while_they_are_unchanged(
+    store: Arc<dyn Store>,
+) {
+    let acme = create_tenant(&*store, "acme").await.connection.id;
+    let globex = create_tenant(&*store, "globex").await.connection.id;
+    let initech = create_tenant(&*store, "initech").await.connection.id;
+    let (old, rotated) = (SealedSecret(b"old".to_vec()), SealedSecret(b"new".to_vec()));
+    let theirs = SealedSecret(b"globex".to_vec());
+    store.save_sealed_tokens(acme, &old).await.unwrap();
+    store.save_sealed_tokens(globex, &theirs).await.unwrap();
+    let mut all = store.load_all_sealed_tokens().await.unwrap();
+    all.sort_by_key(|(id, _)| *id);
+    assert_eq!(all, [(acme, old.clone()), (globex, theirs.clone())]);
+
+    assert!(
+        store
+            .replace_sealed_tokens(acme, &old, &rotated)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.load_sealed_tokens(acme).await.unwrap(),
+        Some(rotated.clone())
+    );
+    // The rotation read `old`, but a refresh has saved other tokens since.
+    let stale = SealedSecret(b"resealed old".to_vec());
+    assert!(
+        !store
+            .replace_sealed_tokens(acme, &old, &stale)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.load_sealed_tokens(acme).await.unwrap(), Some(rotated));
+    assert_eq!(
+        store.load_sealed_tokens(globex).await.unwrap(),
+        Some(theirs)
+    );
+    assert!(
+        !store
+            .replace_sealed_tokens(initech, &old, &stale)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.load_sealed_tokens(initech).await.unwrap(), None);
+}
+
+/// Recent changes are the organization's newest events, newest first, up to the limit; the
+/// events of another organization committed in between never appear.
+pub async fn recent_changes_are_newest_first_and_only_the_organizations_own(store: Arc<dyn Store>) {
+    let acme = create_tenant(&*store, "acme").await;
+    let globex = create_tenant(&*store, "globex").await;
+    for (tenant, first, count) in [
+        (&acme, 1, 3),
+        (&globex, 1, 2),
+        (&acme, 4, 2),
+        (&globex, 3, 1),
+    ] {
+        let page = page_of_created(tenant.connection.id, first, count);
+        store.commit_page(&page).await.unwrap();
+    }
+    let oldest_first = all_changes(&*store, acme.organization.id).await;
+    let newest_first: Vec<ChangeEvent> = oldest_first.iter().rev().cloned().collect();
+    let recent = store
+        .load_recent_changes(acme.organization.id, 100)
+        .await
+        .unwrap();
+    assert_eq!(recent, newest_first);
+    let two = store
+        .load_recent_changes(acme.organization.id, 2)
+        .await
+        .unwrap();
+    assert_eq!(two, newest_first[..2]);
+    let theirs = store
+        .load_recent_changes(globex.organization.id, 100)
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 3);
+    assert!(
+        theirs
+            .iter()
+            .all(|e| e.organization == globex.organization.slug)
+    );
+}
+
+/// A record's changes are its own events, oldest first, up to the limit: the object is
+/// matched without case, and the same Id under another object or in another organization
+/// is another record.
+pub async fn a_records_changes_are_its_own_oldest_first(store: Arc<dyn Store>) {
+    let acme = create_tenant(&*store, "acme").await;
+    let globex = create_tenant(&*store, "globex").await;
+    let id = acme.connection.id;
+    let record = account_id(2);
+    store.commit_page(&page_of_created(id, 1, 3)).await.unwrap();
+    let mut update = page_of_created(id, 2, 1);
+    update.changes[0].change.kind = ChangeKind::Updated;
+    store.commit_page(&update).await.unwrap();
+    let contact = PageCommit {
+        object: object("Contact"),
+        ..page_of_created(id, 2, 1)
+    };
+    store.commit_page(&contact).await.unwrap();
+    store
+        .commit_page(&page_of_created(globex.connection.id, 2, 1))
+        .await
+        .unwrap();
+
+    let organization = acme.organization.id;
+    let history = store
+        .load_record_changes(organization, &object("ACCOUNT"), &record, 100)
+        .await
+        .unwrap();
+    let kinds: Vec<ChangeKind> = history.iter().map(|e| e.change.kind).collect();
+    assert_eq!(kinds, [ChangeKind::Created, ChangeKind::Updated]);
+    assert!(history.iter().all(|e| e.change.record_id == record));
+    assert!(history.iter().all(|e| e.object == object("Account")));
+    assert!(
+        history
+            .iter()
+            .all(|e| e.organization == acme.organization.slug)
+    );
+    let first = store
+        .load_record_changes(organization, &object("Account"), &record, 1)
+        .await
+        .unwrap();
+    assert_eq!(first, history[..1]);
+    let unknown = store
+        .load_record_changes(organization, &object("Account"), &account_id(7), 100)
+        .await
+        .unwrap();
+    assert_eq!(unknown, []);
+}
+
+/// API calls are summed per UTC hour since the moment asked for, oldest hour first; hours
+/// without calls and other connections' calls are left out.
+pub async fn api_calls_are_summed_per_hour_since_a_moment(store: Arc<dyn Store>) {
+    let id = create_tenant(&*store, "acme").await.connection.id;
+    let other = create_tenant(&*store, "globex").await.connection.id;
+    let hour = NOW_MS / HOUR_MS * HOUR_MS;
+    let since = hour - HOUR_MS;
+    let spent = [
+        (id, since - 1, 100),
+        (id, since, 1),
+        (id, hour - 1, 2),
+        (id, hour, 4),
+        (other, hour + 1, 50),
+        (id, hour + HOUR_MS - 1, 5),
+        (id, hour + 3 * HOUR_MS + 10, 6),
+    ];
+    for (connection, at_ms, calls) in spent {
+        let calls = ApiCalls {
+            connection,
+            at_ms,
+            calls,
+            org_usage: None,
+        };
+        store.save_api_calls(&calls).await.unwrap();
+    }
+    assert_eq!(
+        store.load_api_calls_by_hour(id, since).await.unwrap(),
+        [(since, 3), (hour, 9), (hour + 3 * HOUR_MS, 6)]
+    );
+    assert_eq!(
+        store.load_api_calls_by_hour(other, since).await.unwrap(),
+        [(hour, 50)]
+    );
+}
+
+/// The audit log reads newest first, up to the limit, one organization at a time; an entry
+/// by sfsync itself has no user.
+pub async fn the_audit_log_reads_newest_first_one_organization_at_a_time(store: Arc<dyn Store>) {
+    let acme = create_tenant(&*store, "acme").await;
+    let globex = create_tenant(&*store, "globex").await;
+    let entry = |tenant: &Tenant, user: Option<UserId>, action: &str, at_ms| AuditEntry {
+        organization: tenant.organization.id,
+        user,
+        action: action.to_owned(),
+        detail: format!("{action} at {at_ms}"),
+        at_ms,
+    };
+    let admin = Some(acme.admin.id);
+    let entries = [
+        entry(&acme, admin, "connected", NOW_MS - 2_000),
+        entry(&globex, Some(globex.admin.id), "connected", NOW_MS - 1_500),
+        entry(&acme, admin, "settings_changed", NOW_MS - 1_000),
+        entry(&acme, None, "needs_reauthorization", NOW_MS),
+    ];
+    for entry in &entries {
+        store.save_audit(entry).await.unwrap();
+    }
+    let log = store.load_audit(acme.organization.id, 10).await.unwrap();
+    assert_eq!(
+        log,
+        [entries[3].clone(), entries[2].clone(), entries[0].clone()]
+    );
+    let latest = store.load_audit(acme.organization.id, 1).await.unwrap();
+    assert_eq!(latest, log[..1]);
+    let theirs = store.load_audit(globex.organization.id, 10).await.unwrap();
+    assert_eq!(theirs, [entries[1].clone()]);
 }
 
 /// What [`seed_for_reopen`] wrote, for [`check_after_reopen`] to find.

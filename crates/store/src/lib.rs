@@ -1,9 +1,9 @@
 //! The store: everything sfsync keeps between runs, behind one backend-neutral trait.
 //!
-//! - [`Store`]: organizations, users and API-token hashes; connections and their sealed
-//!   tokens; per-object state (selection, projection, cursor, load progress, schedule,
-//!   lease); snapshots; the change log; runs; the API spend ledger; Id ranges for
-//!   reconciliation;
+//! - [`Store`]: organizations, users and API-token hashes; sign-in links and sessions;
+//!   pending connects; connections, their settings and their sealed tokens; per-object
+//!   state (selection, projection, cursor, load progress, schedule, lease); snapshots; the
+//!   change log; runs; the API spend ledger; Id ranges for reconciliation; the audit log;
 //! - [`model`]: the rows it reads and writes;
 //! - [`Error`]: how it fails;
 //! - [`SqliteStore`]: the embedded default backend (one process, one file);
@@ -54,6 +54,9 @@ pub trait Store: Send + Sync {
 
     /// The organization with this slug.
     async fn load_organization(&self, slug: &OrganizationSlug) -> Result<Option<Organization>>;
+
+    /// The organization with this id.
+    async fn load_organization_by_id(&self, id: OrganizationId) -> Result<Option<Organization>>;
 
     /// Adds a user; [`Error::AlreadyExists`] when the e-mail is taken in the organization.
     async fn create_user(
@@ -246,6 +249,103 @@ pub trait Store: Send + Sync {
         object: &ObjectName,
         ranges: &[IdRange],
     ) -> Result<Vec<u64>>;
+
+    // Sign-in, sessions and users.
+
+    /// Records a sign-in link or a session for a user, by the SHA-256 of its secret.
+    async fn create_credential(
+        &self,
+        kind: Credential,
+        user: UserId,
+        hash: &TokenHash,
+        expires_at_ms: i64,
+    ) -> Result<()>;
+
+    /// Exchanges a one-time sign-in link for its user: the link is deleted in the same
+    /// transaction, so it works once. `None` when unknown, used or expired at `now_ms`.
+    async fn redeem_sign_in_link(&self, hash: &TokenHash, now_ms: i64) -> Result<Option<User>>;
+
+    /// The user of an unexpired session.
+    async fn load_session_user(&self, hash: &TokenHash, now_ms: i64) -> Result<Option<User>>;
+
+    /// Ends a session (sign out).
+    async fn delete_session(&self, hash: &TokenHash) -> Result<()>;
+
+    /// A user by id.
+    async fn load_user(&self, user: UserId) -> Result<Option<User>>;
+
+    // Connecting, settings and disconnecting.
+
+    /// Records an authorization an admin started.
+    async fn create_pending_connect(&self, pending: &PendingConnect) -> Result<()>;
+
+    /// Takes the pending authorization with this `state` hash, deleting it in the same
+    /// transaction: a `state` is accepted once. Expired ones are returned too (the caller
+    /// tells the admin it expired) and deleted.
+    async fn take_pending_connect(&self, state_hash: &TokenHash) -> Result<Option<PendingConnect>>;
+
+    /// The connection's polling settings (defaults until an admin changes them).
+    async fn load_connection_settings(
+        &self,
+        connection: ConnectionId,
+    ) -> Result<ConnectionSettings>;
+
+    /// Saves the connection's polling settings.
+    async fn save_connection_settings(
+        &self,
+        connection: ConnectionId,
+        settings: &ConnectionSettings,
+    ) -> Result<()>;
+
+    /// Disconnects: deletes the sealed tokens, marks the connection disconnected and, with
+    /// [`SyncedData::Delete`], deletes its snapshots, change and schema events, and object
+    /// read positions, all in one transaction.
+    async fn disconnect(&self, connection: ConnectionId, data: SyncedData) -> Result<()>;
+
+    /// Every stored sealed token, for a master-key rotation.
+    async fn load_all_sealed_tokens(&self) -> Result<Vec<(ConnectionId, SealedSecret)>>;
+
+    /// Replaces a connection's sealed tokens only if they still equal `expected` (a refresh
+    /// may have rotated them meanwhile); whether it replaced them.
+    async fn replace_sealed_tokens(
+        &self,
+        connection: ConnectionId,
+        expected: &SealedSecret,
+        replacement: &SealedSecret,
+    ) -> Result<bool>;
+
+    // Views for the admin's card and the API.
+
+    /// The organization's newest change events, newest first, at most `limit`.
+    async fn load_recent_changes(
+        &self,
+        organization: OrganizationId,
+        limit: u32,
+    ) -> Result<Vec<ChangeEvent>>;
+
+    /// One record's change events, oldest first, at most `limit`.
+    async fn load_record_changes(
+        &self,
+        organization: OrganizationId,
+        object: &ObjectName,
+        record: &RecordId,
+        limit: u32,
+    ) -> Result<Vec<ChangeEvent>>;
+
+    /// API calls sfsync spent per hour since `since_ms`: `(start of the hour, calls)`,
+    /// oldest first, hours without calls left out.
+    async fn load_api_calls_by_hour(
+        &self,
+        connection: ConnectionId,
+        since_ms: i64,
+    ) -> Result<Vec<(i64, u64)>>;
+
+    /// Appends to the organization's audit log.
+    async fn save_audit(&self, entry: &AuditEntry) -> Result<()>;
+
+    /// The organization's audit log, newest first, at most `limit`.
+    async fn load_audit(&self, organization: OrganizationId, limit: u32)
+    -> Result<Vec<AuditEntry>>;
 
     /// Closes the store: waits for open work, closes connections and releases whatever
     /// keeps another process out. Later calls fail.

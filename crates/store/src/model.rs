@@ -343,3 +343,82 @@ pub struct IdRange {
     /// The first Id excluded.
     pub to: Option<RecordId>,
 }
+
+/// How often and how hard a connection is polled, set by its organization's admins. Kept
+/// across reconnects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// Seconds between ticks when the budget allows. Default 300 (5 minutes).
+    pub polling_interval_secs: u32,
+    /// The share of the org's daily API allocation sfsync may spend, in percent (1 to 100).
+    /// Default 50.
+    pub budget_share_percent: u8,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        Self {
+            polling_interval_secs: 300,
+            budget_share_percent: 50,
+        }
+    }
+}
+
+/// An OAuth authorization an admin started and Salesforce has not yet called back for.
+/// The store keeps it under the hash of its `state`, so a copy of the database cannot
+/// complete it, and hands it out once: a replayed `state` finds nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingConnect {
+    /// SHA-256 of the `state` sent to Salesforce.
+    pub state_hash: TokenHash,
+    /// The organization being connected.
+    pub organization: OrganizationId,
+    /// The admin who started it.
+    pub user: UserId,
+    /// The browser session it is bound to (the SHA-256 of its cookie); `None` when it was
+    /// started through the API with a bearer token.
+    pub session: Option<TokenHash>,
+    /// Which login host.
+    pub environment: Environment,
+    /// The login URL the authorize request went to.
+    pub login_url: String,
+    /// The PKCE code verifier, sealed by the vault.
+    pub sealed_verifier: SealedSecret,
+    /// When it was started.
+    pub created_at_ms: i64,
+    /// When it stops being accepted.
+    pub expires_at_ms: i64,
+}
+
+/// A browser session or a one-time sign-in link, stored as the SHA-256 of its secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A one-time link printed by `sfsync org create` or `sfsync user add`.
+    SignInLink,
+    /// The cookie of a signed-in browser.
+    Session,
+}
+
+/// One line of an organization's audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// Who acted; `None` for sfsync itself (a connection marked for re-authorization).
+    pub user: Option<UserId>,
+    /// What happened, a stable word (`connected`, `disconnected`, `settings_changed`).
+    pub action: String,
+    /// Details for people, never holding a secret.
+    pub detail: String,
+    /// When.
+    pub at_ms: i64,
+}
+
+/// What a disconnect does with the data synced so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncedData {
+    /// Snapshots and change events stay, readable and ready for a reconnect.
+    Keep,
+    /// Snapshots, change events, schema events and read positions are deleted.
+    Delete,
+}

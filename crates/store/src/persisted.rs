@@ -18,7 +18,7 @@ use time::Date;
 use time::macros::format_description;
 
 use crate::Error;
-use crate::model::{ConnectionStatus, Environment, Role, RunOutcome};
+use crate::model::{ConnectionStatus, Credential, Environment, Role, RunOutcome};
 
 /// A [`FieldValue`] with its variant written down.
 #[derive(Serialize, Deserialize)]
@@ -207,6 +207,10 @@ text_enum!(ConnectionStatus, "connection status",
     ConnectionStatus::Active => "active",
     ConnectionStatus::NeedsReauthorization => "needs_reauthorization",
     ConnectionStatus::Disconnected => "disconnected",
+);
+text_enum!(Credential, "credential kind",
+    Credential::SignInLink => "sign_in_link",
+    Credential::Session => "session",
 );
 text_enum!(RunOutcome, "run outcome",
     RunOutcome::Succeeded => "succeeded",

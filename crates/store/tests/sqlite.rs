@@ -149,3 +149,124 @@ async fn a_lease_left_by_a_process_that_died_is_released_when_the_file_reopens()
         "the epoch still fences the dead process off"
     );
 }
+
+#[tokio::test]
+async fn a_store_opened_beside_the_holder_needs_no_lock_and_its_writes_reach_the_holder() {
+    let (holder, dir) = open_temp().await;
+    let beside = SqliteStore::open_beside(&database_url(&dir)).await.unwrap();
+    let slug = sfsync_core::OrganizationSlug::parse("acme").unwrap();
+    let created = beside.create_organization(&slug, 1).await.unwrap();
+    let user = beside
+        .create_user(created.id, "a@acme.example", sfsync_store::Role::Admin, 1)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        holder.load_organization(&slug).await.unwrap(),
+        Some(created)
+    );
+    assert_eq!(holder.load_user(user.id).await.unwrap(), Some(user));
+    beside.close().await;
+    // Closing the store beside released nothing of the holder's.
+    let err = SqliteStore::open(&database_url(&dir)).await.unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn opening_beside_the_holder_leaves_its_leases_alone() {
+    let (holder, dir) = open_temp().await;
+    let tenant = conformance::create_tenant(&*holder, "acme").await;
+    let object = sfsync_core::ObjectName::parse("Account").unwrap();
+    let far = i64::MAX / 2;
+    let held = holder
+        .claim_lease(tenant.connection.id, &object, "serve", 0, far)
+        .await
+        .unwrap();
+    assert!(held.is_some());
+
+    let beside = SqliteStore::open_beside(&database_url(&dir)).await.unwrap();
+    let claimed = holder
+        .claim_lease(tenant.connection.id, &object, "other", 1, far)
+        .await
+        .unwrap();
+    assert_eq!(claimed, None, "the live holder's lease was released");
+    beside.close().await;
+}
+
+#[tokio::test]
+async fn deleting_the_data_at_disconnect_fences_off_a_run_still_in_flight() {
+    let (store, _dir) = open_temp().await;
+    let tenant = conformance::create_tenant(&*store, "acme").await;
+    let id = tenant.connection.id;
+    let account = sfsync_core::ObjectName::parse("Account").unwrap();
+    let lease = store
+        .claim_lease(id, &account, "worker", 0, i64::MAX / 2)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .disconnect(id, sfsync_store::SyncedData::Delete)
+        .await
+        .unwrap();
+
+    let record = sfsync_core::RecordId::parse("001000000000001").unwrap();
+    let late = sfsync_store::PageCommit {
+        connection: id,
+        object: account.clone(),
+        lease_epoch: Some(lease.epoch),
+        snapshots: vec![sfsync_core::Snapshot {
+            id: record,
+            values: Default::default(),
+            is_deleted: false,
+        }],
+        removed: vec![],
+        changes: vec![],
+        schema_changes: vec![],
+        detected_at_ms: 0,
+        progress: None,
+    };
+    let err = store.commit_page(&late).await.unwrap_err();
+    assert!(err.is_lease_lost(), "{err}");
+    assert!(store.count_snapshots(id).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn each_sign_in_clears_the_credentials_that_have_expired() {
+    use sfsync_store::{Credential, TokenHash};
+    let (store, dir) = open_temp().await;
+    let admin = conformance::create_tenant(&*store, "acme").await.admin;
+    let credentials = [
+        (Credential::Session, TokenHash([1; 32]), 100),
+        (Credential::SignInLink, TokenHash([2; 32]), 100),
+        (Credential::Session, TokenHash([3; 32]), 10_000),
+        (Credential::SignInLink, TokenHash([4; 32]), 10_000),
+    ];
+    for (kind, hash, expires_at_ms) in &credentials {
+        store
+            .create_credential(*kind, admin.id, hash, *expires_at_ms)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        count_rows(&dir, "SELECT COUNT(*) FROM credentials").await,
+        4
+    );
+
+    let user = store.redeem_sign_in_link(&TokenHash([4; 32]), 100).await;
+    assert_eq!(user.unwrap(), Some(admin));
+    // The two expired ones and the redeemed link are gone; the live session stays.
+    assert_eq!(
+        count_rows(&dir, "SELECT COUNT(*) FROM credentials").await,
+        1
+    );
+}
+
+/// Reads a count with a raw connection, beside the open store.
+async fn count_rows(dir: &TempDir, sql: &'static str) -> i64 {
+    use sqlx::Connection;
+    let url = format!("{}?mode=ro", database_url(dir));
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let count = sqlx::query_scalar(sql).fetch_one(&mut db).await.unwrap();
+    db.close().await.unwrap();
+    count
+}

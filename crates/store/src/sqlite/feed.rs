@@ -1,6 +1,6 @@
 //! The change log and the schema events, read back in the order they were committed.
 
-use sfsync_core::{Change, ChangeEvent, ChangeKind, FeedCursor, ObjectName, SchemaEvent};
+use sfsync_core::{Change, ChangeEvent, ChangeKind, FeedCursor, ObjectName, RecordId, SchemaEvent};
 use sqlx::{FromRow, SqlitePool};
 
 use super::rows;
@@ -19,6 +19,16 @@ struct ChangeRow {
     changed_at_ms: i64,
     detected_at_ms: i64,
     fields: String,
+}
+
+/// Selects [`ChangeRow`]s from `change_events e`, up to the `WHERE`; a literal, so that
+/// queries stay `&'static str`.
+macro_rules! select_changes {
+    () => {
+        "SELECT e.cursor, o.slug, e.object, e.record_id, e.kind, e.changed_at_ms, \
+            e.detected_at_ms, e.fields \
+         FROM change_events e JOIN organizations o ON o.id = e.organization_id "
+    };
 }
 
 impl ChangeRow {
@@ -47,19 +57,57 @@ pub(super) async fn load_changes(
 ) -> Result<Vec<ChangeEvent>> {
     // Cursors start at 1, so 0 reads from the start; a cursor beyond i64 reads nothing.
     let after = after.map_or(0, |c| i64::try_from(c.0).unwrap_or(i64::MAX));
-    let found: Vec<ChangeRow> = sqlx::query_as(
-        "SELECT e.cursor, o.slug, e.object, e.record_id, e.kind, e.changed_at_ms, \
-            e.detected_at_ms, e.fields \
-         FROM change_events e JOIN organizations o ON o.id = e.organization_id \
-         WHERE e.organization_id = ? AND e.cursor > ? \
-         ORDER BY e.cursor LIMIT ?",
-    )
+    let found: Vec<ChangeRow> = sqlx::query_as(concat!(
+        select_changes!(),
+        "WHERE e.organization_id = ? AND e.cursor > ? ORDER BY e.cursor LIMIT ?"
+    ))
     .bind(organization.0)
     .bind(after)
     .bind(limit)
     .fetch_all(pool)
     .await
     .context("loading changes")?;
+    found.into_iter().map(ChangeRow::into_event).collect()
+}
+
+pub(super) async fn load_recent_changes(
+    pool: &SqlitePool,
+    organization: OrganizationId,
+    limit: u32,
+) -> Result<Vec<ChangeEvent>> {
+    let found: Vec<ChangeRow> = sqlx::query_as(concat!(
+        select_changes!(),
+        "WHERE e.organization_id = ? ORDER BY e.cursor DESC LIMIT ?"
+    ))
+    .bind(organization.0)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .context("loading recent changes")?;
+    found.into_iter().map(ChangeRow::into_event).collect()
+}
+
+pub(super) async fn load_record_changes(
+    pool: &SqlitePool,
+    organization: OrganizationId,
+    object: &ObjectName,
+    record: &RecordId,
+    limit: u32,
+) -> Result<Vec<ChangeEvent>> {
+    // The object column of change_events has the default collation; object names compare
+    // without case everywhere else, so they do here too.
+    let found: Vec<ChangeRow> = sqlx::query_as(concat!(
+        select_changes!(),
+        "WHERE e.organization_id = ? AND e.record_id = ? AND e.object = ? COLLATE NOCASE \
+         ORDER BY e.cursor LIMIT ?"
+    ))
+    .bind(organization.0)
+    .bind(record.as_str())
+    .bind(object.as_str())
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+    .context("loading a record's changes")?;
     found.into_iter().map(ChangeRow::into_event).collect()
 }
 

@@ -130,3 +130,25 @@ pub(super) async fn load_api_spend(
         latest_org_usage,
     })
 }
+
+pub(super) async fn load_api_calls_by_hour(
+    pool: &SqlitePool,
+    connection: ConnectionId,
+    since_ms: i64,
+) -> Result<Vec<(i64, u64)>> {
+    // Integer division floors the (positive) epoch milliseconds to the start of their UTC
+    // hour: 3,600,000 ms.
+    let found: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT at_ms / 3600000 * 3600000 AS hour, SUM(calls) FROM api_calls \
+         WHERE connection_id = ? AND at_ms >= ? GROUP BY hour ORDER BY hour",
+    )
+    .bind(connection.0)
+    .bind(since_ms)
+    .fetch_all(pool)
+    .await
+    .context("loading api calls by hour")?;
+    found
+        .into_iter()
+        .map(|(hour, calls)| Ok((hour, rows::count(calls, "api calls in an hour")?)))
+        .collect()
+}

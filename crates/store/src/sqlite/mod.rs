@@ -9,7 +9,19 @@
 //!
 //! One process only: a lock file beside the database is held for the store's life, so a
 //! second `sfsync` on the same file fails with [`Error::Locked`] instead of racing.
+//!
+//! The one exception is a store opened *beside* the holder ([`SqliteStore::open_beside`]):
+//! a short administrative command (`sfsync org create`, `sfsync user add`, `sfsync keys
+//! rotate`) run while `sfsync serve` holds the file. It takes no lock and releases no lease,
+//! and SQLite's own locking keeps its writes and the holder's apart. It must do no engine
+//! work: leases and the token lock assume that the lock holder is the only process, so a
+//! lease taken beside it would outlive a crash (only the holder's open releases dead leases)
+//! and a token refresh beside it would race the holder's (the token lock is in-process).
+//!
+//! [`Error::Locked`]: crate::Error::Locked
 
+mod access;
+mod admin;
 mod feed;
 mod ledger;
 mod objects;
@@ -37,7 +49,7 @@ use crate::{Result, Store, TokenLock};
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
-    /// The held lock file; `None` once closed.
+    /// The held lock file; `None` once closed, or from the start when opened beside.
     lock_file: Mutex<Option<File>>,
     /// One mutex per connection: the single flight of token refreshes. One process holds
     /// the file, so an in-process mutex excludes every other refresher.
@@ -59,12 +71,31 @@ impl SqliteStore {
         let path = open::database_path(path_or_url);
         let lock_file = open::lock(&path)?;
         let pool = open::connect(&path).await?;
-        Ok(Self {
+        open::release_dead_leases(&pool).await?;
+        Ok(Self::new(pool, path, Some(lock_file)))
+    }
+
+    /// Opens (creating if needed) the store at a path or a `sqlite://PATH` URL beside the
+    /// process that may hold it: without taking the lock file and without releasing
+    /// leases, for a short administrative command run while `sfsync serve` holds the store
+    /// (creating an organization, adding a user, rotating the master key).
+    ///
+    /// It must not run engine work: no [`Store::claim_lease`], no [`Store::lock_tokens`],
+    /// no [`Store::commit_page`]. Both exclusions assume one process per file; the module
+    /// docs say why. Closing it releases nothing the holder relies on.
+    pub async fn open_beside(path_or_url: &str) -> Result<Self> {
+        let path = open::database_path(path_or_url);
+        let pool = open::connect(&path).await?;
+        Ok(Self::new(pool, path, None))
+    }
+
+    fn new(pool: SqlitePool, path: PathBuf, lock_file: Option<File>) -> Self {
+        Self {
             pool,
             path,
-            lock_file: Mutex::new(Some(lock_file)),
+            lock_file: Mutex::new(lock_file),
             token_locks: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     /// The database file.
@@ -93,6 +124,10 @@ impl Store for SqliteStore {
 
     async fn load_organization(&self, slug: &OrganizationSlug) -> Result<Option<Organization>> {
         tenants::load_organization(&self.pool, slug).await
+    }
+
+    async fn load_organization_by_id(&self, id: OrganizationId) -> Result<Option<Organization>> {
+        tenants::load_organization_by_id(&self.pool, id).await
     }
 
     async fn create_user(
@@ -295,6 +330,110 @@ impl Store for SqliteStore {
         ranges: &[IdRange],
     ) -> Result<Vec<u64>> {
         pages::count_in_ranges(&self.pool, connection, object, ranges).await
+    }
+
+    async fn create_credential(
+        &self,
+        kind: Credential,
+        user: UserId,
+        hash: &TokenHash,
+        expires_at_ms: i64,
+    ) -> Result<()> {
+        access::create_credential(&self.pool, kind, user, hash, expires_at_ms).await
+    }
+
+    async fn redeem_sign_in_link(&self, hash: &TokenHash, now_ms: i64) -> Result<Option<User>> {
+        access::redeem_sign_in_link(&self.pool, hash, now_ms).await
+    }
+
+    async fn load_session_user(&self, hash: &TokenHash, now_ms: i64) -> Result<Option<User>> {
+        access::load_session_user(&self.pool, hash, now_ms).await
+    }
+
+    async fn delete_session(&self, hash: &TokenHash) -> Result<()> {
+        access::delete_session(&self.pool, hash).await
+    }
+
+    async fn load_user(&self, user: UserId) -> Result<Option<User>> {
+        access::load_user(&self.pool, user).await
+    }
+
+    async fn create_pending_connect(&self, pending: &PendingConnect) -> Result<()> {
+        access::create_pending_connect(&self.pool, pending).await
+    }
+
+    async fn take_pending_connect(&self, state_hash: &TokenHash) -> Result<Option<PendingConnect>> {
+        access::take_pending_connect(&self.pool, state_hash).await
+    }
+
+    async fn load_connection_settings(
+        &self,
+        connection: ConnectionId,
+    ) -> Result<ConnectionSettings> {
+        admin::load_settings(&self.pool, connection).await
+    }
+
+    async fn save_connection_settings(
+        &self,
+        connection: ConnectionId,
+        settings: &ConnectionSettings,
+    ) -> Result<()> {
+        admin::save_settings(&self.pool, connection, settings).await
+    }
+
+    async fn disconnect(&self, connection: ConnectionId, data: SyncedData) -> Result<()> {
+        admin::disconnect(&self.pool, connection, data).await
+    }
+
+    async fn load_all_sealed_tokens(&self) -> Result<Vec<(ConnectionId, SealedSecret)>> {
+        admin::load_all_sealed_tokens(&self.pool).await
+    }
+
+    async fn replace_sealed_tokens(
+        &self,
+        connection: ConnectionId,
+        expected: &SealedSecret,
+        replacement: &SealedSecret,
+    ) -> Result<bool> {
+        admin::replace_sealed_tokens(&self.pool, connection, expected, replacement).await
+    }
+
+    async fn load_recent_changes(
+        &self,
+        organization: OrganizationId,
+        limit: u32,
+    ) -> Result<Vec<ChangeEvent>> {
+        feed::load_recent_changes(&self.pool, organization, limit).await
+    }
+
+    async fn load_record_changes(
+        &self,
+        organization: OrganizationId,
+        object: &ObjectName,
+        record: &RecordId,
+        limit: u32,
+    ) -> Result<Vec<ChangeEvent>> {
+        feed::load_record_changes(&self.pool, organization, object, record, limit).await
+    }
+
+    async fn load_api_calls_by_hour(
+        &self,
+        connection: ConnectionId,
+        since_ms: i64,
+    ) -> Result<Vec<(i64, u64)>> {
+        ledger::load_api_calls_by_hour(&self.pool, connection, since_ms).await
+    }
+
+    async fn save_audit(&self, entry: &AuditEntry) -> Result<()> {
+        admin::save_audit(&self.pool, entry).await
+    }
+
+    async fn load_audit(
+        &self,
+        organization: OrganizationId,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        admin::load_audit(&self.pool, organization, limit).await
     }
 
     async fn close(&self) {

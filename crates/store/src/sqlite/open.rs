@@ -66,14 +66,15 @@ pub(super) async fn connect(path: &Path) -> Result<SqlitePool> {
         .await
         .context("opening the database")?;
     MIGRATOR.run(&pool).await.map_err(Error::Migration)?;
-    release_dead_leases(&pool).await?;
     Ok(pool)
 }
 
-/// The lock file admits one process at a time, so a lease still recorded at open belongs to
-/// a process that died holding it. Releasing it (the epoch stays, still fencing that
-/// process off) lets the objects run now rather than when the lease would have expired.
-async fn release_dead_leases(pool: &SqlitePool) -> Result<()> {
+/// The lock file admits one process at a time, so a lease still recorded when the lock is
+/// taken belongs to a process that died holding it. Releasing it (the epoch stays, still
+/// fencing that process off) lets the objects run now rather than when the lease would have
+/// expired. Only the lock holder may do this: a store opened beside it would release the
+/// leases of a live process.
+pub(super) async fn release_dead_leases(pool: &SqlitePool) -> Result<()> {
     sqlx::query(
         "UPDATE objects SET lease_owner = NULL, lease_until_ms = NULL \
          WHERE lease_owner IS NOT NULL",

@@ -3,6 +3,7 @@
 
 use sfsync_core::{Cursor, ObjectName, OrganizationSlug, RecordId};
 
+use crate::model::TokenHash;
 use crate::{Error, Result};
 
 /// A stored object name.
@@ -47,4 +48,11 @@ pub(super) fn cursor(
             "only one of stamp and id is set",
         )),
     }
+}
+
+/// A stored SHA-256, which must be 32 bytes.
+pub(super) fn token_hash(bytes: &[u8], what: &str) -> Result<TokenHash> {
+    let hash = <[u8; 32]>::try_from(bytes)
+        .map_err(|_| Error::corrupt(what.to_owned(), format!("{} bytes, not 32", bytes.len())))?;
+    Ok(TokenHash(hash))
 }

@@ -54,6 +54,23 @@ pub(super) async fn load_organization(
             .fetch_optional(pool)
             .await
             .context("loading an organization")?;
+    organization_from(row)
+}
+
+pub(super) async fn load_organization_by_id(
+    pool: &SqlitePool,
+    id: OrganizationId,
+) -> Result<Option<Organization>> {
+    let row: Option<(i64, String, i64)> =
+        sqlx::query_as("SELECT id, slug, created_at_ms FROM organizations WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await
+            .context("loading an organization")?;
+    organization_from(row)
+}
+
+fn organization_from(row: Option<(i64, String, i64)>) -> Result<Option<Organization>> {
     row.map(|(id, slug, created_at_ms)| {
         Ok(Organization {
             id: OrganizationId(id),
@@ -64,8 +81,9 @@ pub(super) async fn load_organization(
     .transpose()
 }
 
+/// A `users` row, as selected by `id, organization_id, email, role`.
 #[derive(FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     id: i64,
     organization_id: i64,
     email: String,
@@ -73,7 +91,7 @@ struct UserRow {
 }
 
 impl UserRow {
-    fn into_user(self) -> Result<User> {
+    pub(super) fn into_user(self) -> Result<User> {
         Ok(User {
             id: UserId(self.id),
             organization: OrganizationId(self.organization_id),
