@@ -2,10 +2,12 @@
 //! open what they sealed until a rotation has re-wrapped everything.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::Error;
 
@@ -88,9 +90,21 @@ impl fmt::Debug for MasterKey {
     }
 }
 
-/// The primary master key and any retired ones.
-#[derive(Debug, Clone)]
+/// The primary master key and any retired ones, optionally read from a key file that a
+/// rotation rewrites while the service runs.
+///
+/// A key file holds one base64 key per line: the first line is the primary, which seals;
+/// later lines only open what they sealed before a rotation re-wrapped it. When a sealed
+/// secret names a key the ring does not hold, [`KeyRing::reload`] re-reads the file, so a
+/// running service picks up a rotation made by `sfsync keys rotate` beside it.
+#[derive(Debug)]
 pub struct KeyRing {
+    keys: RwLock<Keys>,
+    file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+struct Keys {
     primary: MasterKey,
     retired: Vec<MasterKey>,
 }
@@ -98,26 +112,77 @@ pub struct KeyRing {
 impl KeyRing {
     /// A ring with one key.
     pub fn new(primary: MasterKey) -> Self {
-        KeyRing {
-            primary,
-            retired: Vec::new(),
-        }
+        Self::rotated(primary, Vec::new())
     }
 
     /// The ring after a rotation: `primary` seals from now on, the others still open.
     pub fn rotated(primary: MasterKey, retired: Vec<MasterKey>) -> Self {
-        KeyRing { primary, retired }
+        KeyRing {
+            keys: RwLock::new(Keys { primary, retired }),
+            file: None,
+        }
+    }
+
+    /// The ring a key file holds, remembering the file for [`KeyRing::reload`].
+    pub fn from_file(path: &Path) -> Result<Self, Error> {
+        let keys = read_key_file(path)?;
+        Ok(KeyRing {
+            keys: RwLock::new(keys),
+            file: Some(path.to_owned()),
+        })
     }
 
     /// The key that seals.
-    pub fn primary(&self) -> &MasterKey {
-        &self.primary
+    pub fn primary(&self) -> MasterKey {
+        self.read().primary.clone()
     }
 
     /// A key by id, primary or retired.
-    pub fn find(&self, id: &KeyId) -> Option<&MasterKey> {
-        std::iter::once(&self.primary)
-            .chain(&self.retired)
+    pub fn find(&self, id: &KeyId) -> Option<MasterKey> {
+        let keys = self.read();
+        std::iter::once(&keys.primary)
+            .chain(&keys.retired)
             .find(|k| k.id() == id)
+            .cloned()
     }
+
+    /// Re-reads the key file, if the ring came from one; whether the keys changed.
+    pub fn reload(&self) -> Result<bool, Error> {
+        let Some(path) = &self.file else {
+            return Ok(false);
+        };
+        let fresh = read_key_file(path)?;
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        let changed =
+            fresh.primary.id() != keys.primary.id() || fresh.retired.len() != keys.retired.len();
+        *keys = fresh;
+        Ok(changed)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Parses a key file: one base64 key per line, the primary first; blank lines and lines
+/// starting with `#` are skipped.
+fn read_key_file(path: &Path) -> Result<Keys, Error> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| Error::InvalidKey(format!("reading {}: {e}", path.display())))?,
+    );
+    let mut keys = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .enumerate()
+        .map(|(i, line)| {
+            MasterKey::from_base64(line)
+                .map_err(|e| Error::InvalidKey(format!("{} line {}: {e}", path.display(), i + 1)))
+        });
+    let primary = keys
+        .next()
+        .ok_or_else(|| Error::InvalidKey(format!("{} holds no key", path.display())))??;
+    let retired = keys.collect::<Result<Vec<_>, _>>()?;
+    Ok(Keys { primary, retired })
 }

@@ -66,9 +66,7 @@ pub fn seal(ring: &KeyRing, secret: &[u8], context: &str) -> Result<Vec<u8>, Err
 /// Decrypts a sealed secret bound to `context`.
 pub fn open(ring: &KeyRing, sealed: &[u8], context: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
     let parts = Parts::read(sealed)?;
-    let master = ring
-        .find(&parts.key_id)
-        .ok_or_else(|| Error::UnknownKey(parts.key_id.clone()))?;
+    let master = find_key(ring, &parts.key_id)?;
     let data_key = Zeroizing::new(decrypt(
         master.bytes(),
         parts.wrap_nonce,
@@ -90,9 +88,7 @@ pub fn rewrap(ring: &KeyRing, sealed: &[u8], context: &str) -> Result<Vec<u8>, E
     if parts.key_id == *ring.primary().id() {
         return Ok(sealed.to_vec());
     }
-    let master = ring
-        .find(&parts.key_id)
-        .ok_or_else(|| Error::UnknownKey(parts.key_id.clone()))?;
+    let master = find_key(ring, &parts.key_id)?;
     let data_key = Zeroizing::new(decrypt(
         master.bytes(),
         parts.wrap_nonce,
@@ -109,6 +105,16 @@ pub fn rewrap(ring: &KeyRing, sealed: &[u8], context: &str) -> Result<Vec<u8>, E
     out.extend_from_slice(parts.nonce);
     out.extend_from_slice(parts.ciphertext);
     Ok(out)
+}
+
+/// The key that wrapped a secret; a key the ring lacks sends it back to its key file once,
+/// since a rotation beside this process may have added it.
+fn find_key(ring: &KeyRing, id: &KeyId) -> Result<MasterKey, Error> {
+    if let Some(key) = ring.find(id) {
+        return Ok(key);
+    }
+    ring.reload()?;
+    ring.find(id).ok_or_else(|| Error::UnknownKey(id.clone()))
 }
 
 /// The master key id a sealed secret was wrapped with (to count what a rotation left).

@@ -101,3 +101,49 @@ proptest! {
         prop_assert_eq!(&open(&ring(), &sealed, &context).unwrap()[..], &secret[..]);
     }
 }
+
+fn write_keys(path: &std::path::Path, keys: &[&MasterKey]) {
+    use base64::Engine;
+    let lines: Vec<String> = keys
+        .iter()
+        .map(|k| base64::engine::general_purpose::STANDARD.encode(k.bytes()))
+        .collect();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn a_ring_from_a_key_file_picks_up_a_rotation_written_beside_it() {
+    let dir = std::env::temp_dir().join(format!("sfsync-vault-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("master.key");
+    let old = MasterKey::from_bytes([1; 32]);
+    let new = MasterKey::from_bytes([2; 32]);
+    write_keys(&path, &[&old]);
+    let service = KeyRing::from_file(&path).unwrap();
+    let sealed = seal(&service, b"token", "c").unwrap();
+
+    // Another process rotates: new key first, the old one kept to open what it sealed.
+    write_keys(&path, &[&new, &old]);
+    let rotator = KeyRing::from_file(&path).unwrap();
+    let rewrapped = rewrap(&rotator, &sealed, "c").unwrap();
+    assert_eq!(sealed_key_id(&rewrapped).unwrap(), *new.id());
+
+    // The service meets a key it does not hold, re-reads the file and seals with the new key.
+    assert_eq!(&open(&service, &rewrapped, "c").unwrap()[..], b"token");
+    assert_eq!(service.primary().id(), new.id());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_key_file_with_a_bad_line_names_the_line() {
+    let dir = std::env::temp_dir().join(format!("sfsync-vault-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("master.key");
+    write_keys(&path, &[&MasterKey::from_bytes([1; 32])]);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("not-a-key\n");
+    std::fs::write(&path, text).unwrap();
+    let err = KeyRing::from_file(&path).unwrap_err().to_string();
+    assert!(err.contains("line 2"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
