@@ -19,8 +19,8 @@ use crate::sync::{Engine, TickReport};
 /// How the scheduler paces ticks.
 #[derive(Debug, Clone, Copy)]
 pub struct SchedulePolicy {
-    /// The interval and the share of the daily allocation. Default: every 5 minutes, at
-    /// most 50 % of the allocation.
+    /// The interval and share used when a connection's own settings (set by its admins)
+    /// cannot be read. Default: every 5 minutes, at most 50 % of the allocation.
     pub budget: BudgetPolicy,
     /// How long a connection waits after REQUEST_LIMIT_EXCEEDED before it tries again.
     /// Default 15 minutes.
@@ -49,7 +49,11 @@ pub struct Scheduler {
     policy: SchedulePolicy,
     wake: Arc<Notify>,
     next: HashMap<ConnectionId, Instant>,
+    observer: Option<Arc<TickObserver>>,
 }
+
+/// Called after every tick with the connection and what the tick did (metrics).
+pub type TickObserver = dyn Fn(&Connection, &TickReport) + Send + Sync;
 
 impl Scheduler {
     /// A scheduler over `engine`'s connections.
@@ -59,7 +63,21 @@ impl Scheduler {
             policy,
             wake: Arc::new(Notify::new()),
             next: HashMap::new(),
+            observer: None,
         }
+    }
+
+    /// Wakes on `wake` instead of a notifier of its own, so a server built before the
+    /// scheduler can hold the handle.
+    pub fn with_waker(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = wake;
+        self
+    }
+
+    /// Calls `observer` after every tick.
+    pub fn with_observer(mut self, observer: Arc<TickObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// A handle that makes every connection due at once ("Sync now").
@@ -103,6 +121,7 @@ impl Scheduler {
             if due {
                 let wait = self.tick(connection).await;
                 self.next.insert(connection.id, Instant::now() + wait);
+                self.save_next_run(connection, wait).await;
             }
         }
         let soonest = self
@@ -131,16 +150,65 @@ impl Scheduler {
             api_calls = report.api_calls,
             "tick done"
         );
+        if let Some(observer) = &self.observer {
+            observer(connection, &report);
+        }
         if report.rate_limited {
             return self.policy.pause_on_limit;
         }
-        self.paced_interval(connection, &report).await
+        let budget = self.budget_of(connection).await;
+        self.paced_interval(connection, budget, &report).await
+    }
+
+    /// Records when the connection's selected objects run next, for the admin's card.
+    async fn save_next_run(&self, connection: &Connection, wait: Duration) {
+        let store = self.engine.store();
+        let next = local_now_ms() + millis(wait);
+        let states = match store.load_object_states(connection.id).await {
+            Ok(states) => states,
+            Err(e) => return tracing::warn!(error = %e, "could not read object states"),
+        };
+        for state in states.into_iter().filter(|s| s.selected) {
+            let mut schedule = state.schedule;
+            schedule.next_run_at_ms = Some(next);
+            if let Err(e) = store
+                .save_schedule(connection.id, &state.object, &schedule)
+                .await
+            {
+                tracing::warn!(object = %state.object, error = %e, "could not record the next run");
+            }
+        }
+    }
+
+    /// The connection's own interval and share, as its admins set them; the default policy
+    /// when they cannot be read.
+    async fn budget_of(&self, connection: &Connection) -> BudgetPolicy {
+        match self
+            .engine
+            .store()
+            .load_connection_settings(connection.id)
+            .await
+        {
+            Ok(settings) => BudgetPolicy {
+                share_percent: settings.budget_share_percent,
+                polling_interval: Duration::from_secs(settings.polling_interval_secs.into()),
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the polling settings; using defaults");
+                self.policy.budget
+            }
+        }
     }
 
     /// The configured interval, stretched by the budget.
-    async fn paced_interval(&self, connection: &Connection, report: &TickReport) -> Duration {
+    async fn paced_interval(
+        &self,
+        connection: &Connection,
+        budget: BudgetPolicy,
+        report: &TickReport,
+    ) -> Duration {
         let Some(usage) = report.org_usage else {
-            return self.policy.budget.polling_interval;
+            return budget.polling_interval;
         };
         let since = local_now_ms() - millis(ROLLING_DAY);
         let spent = match self
@@ -152,15 +220,15 @@ impl Scheduler {
             Ok(spend) => spend.calls,
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the API spend; keeping the interval");
-                return self.policy.budget.polling_interval;
+                return budget.polling_interval;
             }
         };
         let usage = ApiUsage {
             used: usage.used,
             max: usage.max,
         };
-        let plan = plan_budget(self.policy.budget, usage, spent, report.api_calls.max(1));
-        if plan.interval > self.policy.budget.polling_interval {
+        let plan = plan_budget(budget, usage, spent, report.api_calls.max(1));
+        if plan.interval > budget.polling_interval {
             tracing::info!(
                 interval_s = plan.interval.as_secs(),
                 "polling slowed to stay within the API budget"

@@ -446,9 +446,8 @@ pub(crate) fn client_now_ms(client: &SalesforceClient) -> i64 {
 
 /// The login host of a connection.
 fn environment_of(connection: &Connection) -> Result<Environment, Error> {
-    Ok(match connection.details.environment {
-        sfsync_store::Environment::Production => Environment::Production,
-        sfsync_store::Environment::Sandbox => Environment::Sandbox,
-        sfsync_store::Environment::Custom => Environment::custom(&connection.details.login_url)?,
-    })
+    // The login URL recorded is the one the admin's authorization went through; for
+    // Production and Sandbox it is the canonical host unless the operator pointed them
+    // elsewhere (the demo, the tests), and a refresh must go back to the same host.
+    Ok(Environment::custom(&connection.details.login_url)?)
 }

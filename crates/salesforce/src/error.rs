@@ -354,7 +354,7 @@ impl Error {
 
     /// Classifies an OAuth error: from the token or revoke endpoint, or from the authorize
     /// callback's `error` and `error_description` parameters (salesforce-api.md §1.8).
-    pub(crate) fn from_oauth(error: String, description: String) -> Self {
+    pub fn from_oauth(error: String, description: String) -> Self {
         if is_approval_error(&error, &description) {
             return Self::ApprovalRequired { error, description };
         }

@@ -28,6 +28,24 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// Opens the store, creating the data folder for the default SQLite file.
     pub async fn open(&self) -> anyhow::Result<Arc<SqliteStore>> {
+        let url = self.url()?;
+        let store = SqliteStore::open(&url)
+            .await
+            .with_context(|| format!("opening the store {url}"))?;
+        Ok(Arc::new(store))
+    }
+
+    /// Opens the store beside a running `sfsync serve` (or alone), for a short
+    /// administrative command that takes no leases.
+    pub async fn open_beside(&self) -> anyhow::Result<Arc<SqliteStore>> {
+        let url = self.url()?;
+        let store = SqliteStore::open_beside(&url)
+            .await
+            .with_context(|| format!("opening the store {url}"))?;
+        Ok(Arc::new(store))
+    }
+
+    fn url(&self) -> anyhow::Result<String> {
         let url = match &self.database_url {
             Some(url) => url.clone(),
             None => {
@@ -40,10 +58,7 @@ impl StoreArgs {
         if url.starts_with("postgres") {
             bail!("PostgreSQL is not supported yet; use sqlite://PATH");
         }
-        let store = SqliteStore::open(&url)
-            .await
-            .with_context(|| format!("opening the store {url}"))?;
-        Ok(Arc::new(store))
+        Ok(url)
     }
 }
 
@@ -59,6 +74,14 @@ pub struct KeyArgs {
 }
 
 impl KeyArgs {
+    /// No key given: [`KeyArgs::ring_or_local`] then makes or reads the data folder's.
+    pub fn none() -> Self {
+        Self {
+            master_key: None,
+            master_key_file: None,
+        }
+    }
+
     /// The key ring from the key or its file; for the command-line tools only, a key file
     /// made in the data folder on first use when neither is given (`serve` refuses).
     pub fn ring_or_local(&self, data_dir: &Path) -> anyhow::Result<Arc<KeyRing>> {
@@ -72,31 +95,27 @@ impl KeyArgs {
             write_private(&path, &encoded)?;
             tracing::warn!(path = %path.display(), "no SFSYNC_MASTER_KEY given; made a local key file");
         }
-        read_key_file(&path).map(|key| Arc::new(KeyRing::new(key)))
+        KeyRing::from_file(&path)
+            .map(Arc::new)
+            .with_context(|| format!("the master key file {}", path.display()))
     }
 
     /// The key ring, if a key or a key file was given.
     pub fn ring(&self) -> anyhow::Result<Option<Arc<KeyRing>>> {
-        let key = match (&self.master_key, &self.master_key_file) {
-            (Some(text), _) => {
-                MasterKey::from_base64(text.trim()).context("reading SFSYNC_MASTER_KEY")?
-            }
-            (None, Some(path)) => read_key_file(path)?,
+        let ring = match (&self.master_key, &self.master_key_file) {
+            (Some(text), _) => KeyRing::new(
+                MasterKey::from_base64(text.trim()).context("reading SFSYNC_MASTER_KEY")?,
+            ),
+            (None, Some(path)) => KeyRing::from_file(path)
+                .with_context(|| format!("the master key file {}", path.display()))?,
             (None, None) => return Ok(None),
         };
-        Ok(Some(Arc::new(KeyRing::new(key))))
+        Ok(Some(Arc::new(ring)))
     }
 }
 
-fn read_key_file(path: &Path) -> anyhow::Result<MasterKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the master key file {}", path.display()))?;
-    MasterKey::from_base64(text.trim())
-        .with_context(|| format!("the master key in {}", path.display()))
-}
-
 /// Writes a secret file readable by its owner only.
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
@@ -132,6 +151,15 @@ pub struct AppArgs {
 }
 
 impl AppArgs {
+    /// The simulator's connected app, called back at `public_url` (the demo).
+    pub fn simulator(public_url: Url) -> Self {
+        Self {
+            client_id: sfsync_simulator::DEFAULT_CLIENT_ID.to_owned(),
+            client_secret: Some(sfsync_simulator::DEFAULT_CLIENT_SECRET.to_owned()),
+            public_url,
+        }
+    }
+
     /// The app, as the engine takes it.
     pub fn app(&self) -> anyhow::Result<ConnectedApp> {
         let redirect_uri = self

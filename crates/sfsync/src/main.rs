@@ -2,11 +2,15 @@
 //! engine and the server.
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 mod changes;
 mod connect;
 mod context;
+mod demo;
+mod keys;
+mod org;
+mod serve;
 mod simulator;
 mod sync;
 
@@ -28,10 +32,44 @@ enum Command {
     Sync(sync::Args),
     /// Print an organization's change events as JSON lines.
     Changes(changes::Args),
+    /// Serve the Integrations page, the OAuth callback, the JSON API and the scheduler.
+    Serve(serve::Args),
+    /// Start the simulator, a local store and the service together, ready in a browser.
+    Demo(demo::Args),
+    /// Organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Users of an organization.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The master key that wraps token-encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organization and its first admin; prints an API token and a sign-in link.
+    Create(org::CreateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; prints an API token and a sign-in link.
+    Add(org::AddUserArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Print a fresh master key (base64 of 32 bytes).
+    Generate,
+    /// Put a new master key first in the key file and re-wrap every token's data key.
+    Rotate(keys::RotateArgs),
 }
 
 fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_tracing();
     // One TLS provider for every client in the process (rust-stack.md §5).
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -45,6 +83,17 @@ fn main() -> anyhow::Result<()> {
             Command::Connect(args) => connect::run(args).await,
             Command::Sync(args) => sync::run(args).await,
             Command::Changes(args) => changes::run(args).await,
+            Command::Serve(args) => {
+                let sub = matches
+                    .subcommand_matches("serve")
+                    .expect("the serve subcommand");
+                serve::run(args, sub).await
+            }
+            Command::Demo(args) => demo::run(args).await,
+            Command::Org(OrgCommand::Create(args)) => org::create(args).await,
+            Command::User(UserCommand::Add(args)) => org::add_user(args).await,
+            Command::Keys(KeysCommand::Generate) => keys::generate(),
+            Command::Keys(KeysCommand::Rotate(args)) => keys::rotate(args).await,
         }
     })
 }
