@@ -260,6 +260,7 @@ pub async fn sign_in(
 /// The sign-out form.
 #[derive(Deserialize)]
 pub struct CsrfOnly {
+    #[serde(default)]
     csrf: String,
 }
 

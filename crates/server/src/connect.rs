@@ -122,6 +122,7 @@ pub async fn begin(
 /// The Connect form on the card.
 #[derive(Deserialize)]
 pub struct ConnectForm {
+    #[serde(default)]
     csrf: String,
     environment: String,
     #[serde(default)]
@@ -395,6 +396,7 @@ async fn revoke(state: &AppState, connection: &sfsync_store::Connection) -> bool
 /// The Disconnect form on the card.
 #[derive(Deserialize)]
 pub struct DisconnectForm {
+    #[serde(default)]
     csrf: String,
     /// `keep` or `delete`.
     data: String,

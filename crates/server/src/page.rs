@@ -638,6 +638,7 @@ async fn audit_html(store: &dyn Store, caller: &Caller) -> Result<String, ApiErr
 /// The CSRF proof of a form without other fields.
 #[derive(Deserialize)]
 pub struct CsrfForm {
+    #[serde(default)]
     csrf: String,
 }
 

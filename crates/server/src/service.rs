@@ -36,6 +36,7 @@ pub struct ServiceConfig {
 /// A running service; dropping it (or [`Service::shutdown`]) stops both halves.
 pub struct Service {
     url: Url,
+    bound: SocketAddr,
     state: Arc<AppState>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -82,6 +83,7 @@ impl Service {
         tracing::info!(url = %url, "sfsync is serving");
         Ok(Self {
             url,
+            bound,
             state,
             stop,
             tasks,
@@ -91,6 +93,11 @@ impl Service {
     /// The service's base URL.
     pub fn url(&self) -> &Url {
         &self.url
+    }
+
+    /// The address it listens on, which differs from the public URL behind a proxy.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.bound
     }
 
     /// What every request shares (the store, the keys).
