@@ -166,6 +166,38 @@ pub async fn load_tokens(
     open(ring, connection, &sealed)
 }
 
+/// What a master-key rotation did to the stored tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rotation {
+    /// Connections whose data key is now wrapped by the primary key.
+    pub rewrapped: u64,
+    /// Connections whose tokens a refresh replaced during the rotation; run it again.
+    pub changed: u64,
+}
+
+/// Re-wraps every connection's data key under the ring's primary master key, leaving the
+/// tokens themselves untouched. Each replacement is a compare-and-swap, so a refresh that
+/// rotates a token meanwhile is never overwritten: it is counted in [`Rotation::changed`].
+pub async fn rewrap_all(store: &dyn Store, ring: &KeyRing) -> Result<Rotation, TokenError> {
+    let mut rotation = Rotation::default();
+    for (connection, sealed) in store.load_all_sealed_tokens().await? {
+        let fresh = sfsync_vault::rewrap(ring, &sealed.0, &token_context(connection))
+            .map_err(|source| TokenError::Vault { connection, source })?;
+        if fresh == sealed.0 {
+            continue;
+        }
+        let replacement = SealedSecret(fresh);
+        match store
+            .replace_sealed_tokens(connection, &sealed, &replacement)
+            .await?
+        {
+            true => rotation.rewrapped += 1,
+            false => rotation.changed += 1,
+        }
+    }
+    Ok(rotation)
+}
+
 /// The client's [`TokenStore`] for one connection: the store's token lock, with the vault
 /// opening what it reads and sealing what it saves.
 #[derive(Clone)]

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use sfsync_engine::tokens::token_context;
+use sfsync_engine::tokens::rewrap_all;
 use sfsync_store::Store;
 use sfsync_vault::{KeyRing, MasterKey};
 
@@ -45,13 +45,14 @@ pub async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
     }
     let ring = KeyRing::from_file(path).context("reading the rotated key file")?;
     let store = args.store.open_beside().await?;
-    let (rewrapped, left) = rewrap_all(store.as_ref(), &ring).await?;
+    let rotation = rewrap_all(store.as_ref(), &ring).await?;
     store.close().await;
     println!(
-        "master key {} is primary; {rewrapped} token(s) re-wrapped",
-        ring.primary().id()
+        "master key {} is primary; {} token(s) re-wrapped",
+        ring.primary().id(),
+        rotation.rewrapped
     );
-    match left {
+    match rotation.changed {
         0 => println!(
             "no token is sealed under an old key: old lines may be removed from {}",
             path.display()
@@ -77,27 +78,4 @@ fn add_primary(path: &Path) -> anyhow::Result<()> {
     std::fs::rename(&temporary, path).with_context(|| format!("replacing {}", path.display()))?;
     tracing::info!(key = %key.id(), "new master key written");
     Ok(())
-}
-
-/// Re-wraps every sealed token under the ring's primary; returns how many were re-wrapped
-/// and how many changed underneath (a refresh) and were left.
-async fn rewrap_all(store: &dyn Store, ring: &KeyRing) -> anyhow::Result<(u64, u64)> {
-    let mut rewrapped = 0;
-    let mut left = 0;
-    for (connection, sealed) in store.load_all_sealed_tokens().await? {
-        let context = token_context(connection);
-        let fresh = sfsync_vault::rewrap(ring, &sealed.0, &context)
-            .with_context(|| format!("re-wrapping the tokens of connection {connection}"))?;
-        if fresh == sealed.0 {
-            continue;
-        }
-        let replaced = store
-            .replace_sealed_tokens(connection, &sealed, &sfsync_store::SealedSecret(fresh))
-            .await?;
-        match replaced {
-            true => rewrapped += 1,
-            false => left += 1,
-        }
-    }
-    Ok((rewrapped, left))
 }
