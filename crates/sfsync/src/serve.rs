@@ -105,6 +105,9 @@ fn apply_config_file(args: &mut Args, matches: &ArgMatches, path: &PathBuf) -> a
     let table: toml::Table = toml::from_str(&text)
         .with_context(|| format!("parsing the config file {}", path.display()))?;
     for (key, value) in &table {
+        if !SETTINGS.contains(&key.as_str()) {
+            bail!("{}: unknown setting {key:?}", path.display());
+        }
         let explicit = matches!(
             matches.value_source(key),
             Some(ValueSource::CommandLine | ValueSource::EnvVariable)
@@ -118,6 +121,20 @@ fn apply_config_file(args: &mut Args, matches: &ArgMatches, path: &PathBuf) -> a
     }
     Ok(())
 }
+
+/// The settings a config file may hold: the flags' ids, which are also the names of their
+/// environment variables without `SFSYNC_`.
+const SETTINGS: [&str; 9] = [
+    "listen",
+    "production_login_url",
+    "sandbox_login_url",
+    "database_url",
+    "data_dir",
+    "master_key_file",
+    "client_id",
+    "client_secret",
+    "public_url",
+];
 
 fn set(args: &mut Args, key: &str, value: &str) -> anyhow::Result<()> {
     match key {
@@ -133,4 +150,55 @@ fn set(args: &mut Args, key: &str, value: &str) -> anyhow::Result<()> {
         other => bail!("unknown setting {other:?}"),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, FromArgMatches};
+
+    use super::*;
+
+    /// `sfsync serve ARGS` parsed as main parses it.
+    fn parse(args: &[&str]) -> (Args, ArgMatches) {
+        let argv = ["sfsync", "serve"].iter().chain(args);
+        let matches = crate::Cli::command().try_get_matches_from(argv).unwrap();
+        let sub = matches.subcommand_matches("serve").unwrap().clone();
+        (Args::from_arg_matches(&sub).unwrap(), sub)
+    }
+
+    fn config(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sfsync.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn the_config_file_fills_only_what_no_flag_gave() {
+        let (_dir, path) = config(
+            "listen = \"0.0.0.0:9000\"\npublic_url = \"https://sfsync.example.com\"\n\
+             master_key_file = \"/etc/sfsync/master.key\"\n",
+        );
+        let (mut args, matches) = parse(&["--listen", "127.0.0.1:7000"]);
+        apply_config_file(&mut args, &matches, &path).unwrap();
+        assert_eq!(args.listen.to_string(), "127.0.0.1:7000", "the flag wins");
+        assert_eq!(args.app.public_url.as_str(), "https://sfsync.example.com/");
+        let key_file = args.key.master_key_file.unwrap();
+        assert_eq!(key_file, PathBuf::from("/etc/sfsync/master.key"));
+    }
+
+    #[test]
+    fn a_config_file_with_an_unknown_or_bad_setting_names_it() {
+        for (text, named) in [
+            ("listen_on = \"0.0.0.0:1\"", "listen_on"),
+            ("listen = \"not an address\"", "listen"),
+            ("listen = 8080", "listen"),
+            ("listen = ", "parsing the config file"),
+        ] {
+            let (_dir, path) = config(text);
+            let (mut args, matches) = parse(&[]);
+            let err = apply_config_file(&mut args, &matches, &path).unwrap_err();
+            assert!(format!("{err:#}").contains(named), "{text}: {err:#}");
+        }
+    }
 }
