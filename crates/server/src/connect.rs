@@ -53,12 +53,9 @@ fn login_choice(
         )),
         "custom" => {
             let text = request.login_url.as_deref().unwrap_or_default().trim();
-            let Environment::Custom(url) = Environment::custom(text)
-                .map_err(|e| ApiError::BadRequest(format!("login_url {text:?}: {e}")))?
-            else {
-                unreachable!("Environment::custom builds a custom environment");
-            };
-            Ok((sfsync_store::Environment::Custom, url))
+            let environment = Environment::custom(text)
+                .map_err(|e| ApiError::BadRequest(format!("login_url {text:?}: {e}")))?;
+            Ok((sfsync_store::Environment::Custom, environment.login_url()))
         }
         other => Err(ApiError::BadRequest(format!(
             "environment {other:?}: expected production, sandbox or custom"
