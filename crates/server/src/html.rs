@@ -59,5 +59,6 @@ button.secondary{background:#fff;color:#2d5bd7}button.danger{background:#b42323;
 input[type=text],input[type=number],input[type=url]{font:inherit;padding:5px 8px;border:1px solid #c4cad6;border-radius:6px}\
 fieldset{border:1px solid #eceef2;border-radius:8px;margin:12px 0}\
 code,pre{font-family:ui-monospace,monospace;font-size:13px}.diff-old{color:#8f1d1d}.diff-new{color:#16623a}\
-svg.chart rect{fill:#2d5bd7}\
+.chart{margin:0 0 8px}.chart rect{fill:#2d5bd7}.chart line{stroke:#c4cad6}\
+.chart figcaption{font-size:12px}form{margin:12px 0}\
 ";

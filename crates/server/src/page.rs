@@ -401,7 +401,7 @@ fn connection_html(view: &IntegrationView) -> String {
          <dt>Salesforce org</dt><dd>{org}</dd></dl>",
         by = esc(&c.connected_by),
         user = esc(&c.salesforce_username),
-        at = esc(&c.connected_at),
+        at = esc(&human_time(&c.connected_at)),
         url = esc(&c.instance_url),
         org = esc(&c.salesforce_org_id),
     ));
@@ -419,9 +419,9 @@ fn objects_html(objects: &[ObjectView]) -> String {
             "<tr data-object=\"{name}\"><td>{name}</td><td data-testid=\"records\">{records}</td>\
              <td>{load}</td><td>{success}</td><td>{next}</td><td>{error}</td></tr>",
             name = esc(&o.object),
-            records = o.records,
-            success = esc(o.last_success_at.as_deref().unwrap_or("—")),
-            next = esc(o.next_run_at.as_deref().unwrap_or("—")),
+            records = grouped(o.records),
+            success = esc(&o.last_success_at.as_deref().map_or("—".into(), human_time)),
+            next = esc(&o.next_run_at.as_deref().map_or("—".into(), human_time)),
             error = esc(o.last_error.as_deref().unwrap_or("")),
         ));
     }
@@ -432,42 +432,73 @@ fn objects_html(objects: &[ObjectView]) -> String {
 fn spend_html(api: &SpendView, share: u8) -> String {
     let org = match (api.org_used, api.org_max) {
         (Some(used), Some(max)) => format!(
-            "the org has used {used} of its {max} daily calls; sfsync may use up to {} ({share} %)",
-            max * u64::from(share) / 100
+            "the org has used {} of its {} daily calls, and sfsync may use up to {} ({share} %)",
+            grouped(used),
+            grouped(max),
+            grouped(max * u64::from(share) / 100)
         ),
         _ => "the org's usage appears after the first run".to_owned(),
     };
     format!(
         "<h3>API spend</h3><p data-testid=\"api-spend\">sfsync made <b>{}</b> calls in the last \
          24 hours; {org}.</p>{}",
-        api.sfsync_calls_24h,
+        grouped(api.sfsync_calls_24h),
         chart(api)
     )
 }
 
-/// sfsync's calls per hour over the last day, as bars.
+/// A count with thousands separators: 100,000.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// An ISO 8601 instant as people read it on the card: `2026-12-04 06:42:39 UTC`.
+fn human_time(iso: &str) -> String {
+    match iso.get(..19) {
+        Some(seconds) if iso.len() > 19 => format!("{} UTC", seconds.replacen('T', " ", 1)),
+        _ => iso.to_owned(),
+    }
+}
+
+/// sfsync's calls per hour over the last day: one slot per hour, the current one at the
+/// right, on a baseline.
 fn chart(api: &SpendView) -> String {
+    const HOUR_MS: i64 = 3_600_000;
     let max = api.hourly.iter().map(|h| h.calls).max().unwrap_or(0).max(1);
+    let this_hour = crate::auth::now_ms() / HOUR_MS;
     let bars: String = api
         .hourly
         .iter()
-        .rev()
-        .take(24)
-        .enumerate()
-        .map(|(i, h)| {
+        .filter_map(|h| {
+            let ago = this_hour - h.hour_ms / HOUR_MS;
+            let slot = 23 - ago;
             let height = (h.calls * 40 / max).max(1);
-            let x = (23 - i) * 12;
-            format!(
-                "<rect x=\"{x}\" y=\"{}\" width=\"10\" height=\"{height}\"><title>{}: {} calls</title></rect>",
-                40 - height,
-                esc(&h.hour),
-                h.calls
-            )
+            (0..24).contains(&slot).then(|| {
+                format!(
+                    "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"{height}\">\
+                     <title>{}: {} calls</title></rect>",
+                    slot * 12,
+                    40 - height,
+                    esc(&human_time(&h.hour)),
+                    h.calls
+                )
+            })
         })
         .collect();
     format!(
-        "<svg class=\"chart\" width=\"288\" height=\"42\" role=\"img\" \
-         aria-label=\"sfsync API calls per hour, last 24 hours\">{bars}</svg>"
+        "<figure class=\"chart\"><svg width=\"288\" height=\"42\" role=\"img\" \
+         aria-label=\"sfsync API calls per hour, last 24 hours\">{bars}\
+         <line x1=\"0\" y1=\"41\" x2=\"288\" y2=\"41\"/></svg>\
+         <figcaption class=\"muted\">calls per hour, last 24 hours (now at the right; \
+         peak {max})</figcaption></figure>"
     )
 }
 
@@ -510,7 +541,9 @@ fn change_row(event: &ChangeEvent) -> String {
         .unwrap_or_default();
     format!(
         "<tr data-testid=\"change\"><td>{}</td><td>{} <code>{}</code></td><td>{}</td><td>{}</td></tr>",
-        esc(&sfsync_core::format_datetime(event.detected_at_ms)),
+        esc(&human_time(&sfsync_core::format_datetime(
+            event.detected_at_ms
+        ))),
         esc(event.object.as_str()),
         esc(event.change.record_id.as_str()),
         esc(&kind),
@@ -533,12 +566,14 @@ fn admin_forms(caller: &Caller, view: &IntegrationView) -> String {
         out.push_str(&connect_form(&csrf, view.status));
     }
     if matches!(view.status, "connected" | "needs_reauthorization") {
-        out.push_str(&settings_form(&csrf, view));
         out.push_str(&format!(
             "<form method=\"post\" action=\"/settings/integrations/salesforce/sync\">{}\
-             <button type=\"submit\" data-testid=\"sync-now\">Sync now</button></form>",
+             <button type=\"submit\" data-testid=\"sync-now\">Sync now</button> \
+             <span class=\"muted\">runs every selected object at once</span></form>\
+             <h3>Settings</h3>",
             csrf_field(&csrf)
         ));
+        out.push_str(&settings_form(&csrf, view));
         out.push_str(&disconnect_form(&csrf));
     }
     out
@@ -622,7 +657,7 @@ async fn audit_html(store: &dyn Store, caller: &Caller) -> Result<String, ApiErr
                 .map_or("sfsync", |u| u.email.as_str());
             format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&sfsync_core::format_datetime(e.at_ms)),
+                esc(&human_time(&sfsync_core::format_datetime(e.at_ms))),
                 esc(who),
                 esc(&e.action),
                 esc(&e.detail)
@@ -719,4 +754,54 @@ async fn apply_settings(
         admin::select_objects(state, caller, &objects).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(100_000), "100,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn instants_read_as_utc_seconds_and_odd_text_is_left_alone() {
+        assert_eq!(
+            human_time("2026-12-04T06:42:39.979Z"),
+            "2026-12-04 06:42:39 UTC"
+        );
+        assert_eq!(human_time("soon"), "soon");
+    }
+
+    #[test]
+    fn every_problem_word_reads_back_as_itself() {
+        for problem in PROBLEMS {
+            assert_eq!(Problem::from_word(problem.word()), Some(problem));
+        }
+        assert_eq!(Problem::from_word("<script>"), None);
+    }
+
+    #[test]
+    fn callback_errors_map_to_the_guidance_salesforce_calls_for() {
+        let approval =
+            Problem::from_oauth_error("invalid_client", Some("app must be installed into org"));
+        assert_eq!(approval, Problem::ApprovalRequired);
+        assert_eq!(
+            Problem::from_oauth_error("OAUTH_APPROVAL_ERROR_GENERIC", None),
+            Problem::ApprovalRequired
+        );
+        assert_eq!(
+            Problem::from_oauth_error("access_denied", None),
+            Problem::Denied
+        );
+        assert_eq!(
+            Problem::from_oauth_error("invalid_client", Some("invalid client credentials")),
+            Problem::SalesforceError
+        );
+    }
 }

@@ -102,6 +102,9 @@ pub struct SpendView {
 pub struct HourSpend {
     /// The hour's start, ISO 8601 UTC.
     pub hour: String,
+    /// The same, UTC epoch milliseconds, to place it on the chart.
+    #[serde(skip)]
+    pub hour_ms: i64,
     /// Calls.
     pub calls: u64,
 }
@@ -233,6 +236,7 @@ async fn spend(store: &dyn Store, connection: &Connection) -> Result<SpendView, 
             .into_iter()
             .map(|(hour, calls)| HourSpend {
                 hour: format_datetime(hour),
+                hour_ms: hour,
                 calls,
             })
             .collect(),
