@@ -64,7 +64,7 @@ async fn connecting_records_who_connected_which_instance_and_when() {
 
     let page = stack.page(&browser).await;
     assert!(page.contains("data-status=\"connected\""));
-    assert!(page.contains(&format!("<dd data-testid=\"environment\">Production</dd>")));
+    assert!(page.contains("<dd data-testid=\"environment\">Production</dd>"));
     let audit = api_get(&stack, &token, "/api/v1/audit").await;
     assert_eq!(audit["audit"][0]["action"], "connected");
 }
