@@ -4,11 +4,9 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 use sfsync_store::{ConnectionStatus, Store};
-use support::{Stack, location};
+use support::{Stack, eventually, location};
 
 /// GET an API route with a bearer token, as JSON.
 async fn api_get(stack: &Stack, token: &str, path: &str) -> Value {
@@ -304,19 +302,11 @@ async fn a_refresh_token_that_stops_working_shows_needs_reauthorization() {
         .post_form(&browser, "/settings/integrations/salesforce/sync", &form)
         .await;
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while stack
-        .store
-        .load_connection(acme.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .status
-        != ConnectionStatus::NeedsReauthorization
-    {
-        assert!(Instant::now() < deadline, "the connection was never marked");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("the connection marked for re-authorization", || async {
+        let connection = stack.store.load_connection(acme.id).await.unwrap().unwrap();
+        (connection.status == ConnectionStatus::NeedsReauthorization).then_some(())
+    })
+    .await;
     let page = stack.page(&browser).await;
     assert!(page.contains("data-status=\"needs_reauthorization\""));
     assert!(page.contains("Needs re-authorization"));
@@ -462,15 +452,11 @@ async fn a_change_in_salesforce_reaches_the_change_api_and_the_record_view() {
         .send();
     assert_eq!(sync.await.unwrap().status(), 200);
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let changes = loop {
+    let changes = eventually("the change's arrival", || async {
         let page = api_get(&stack, &token, "/api/v1/changes?limit=10").await;
-        if !page["changes"].as_array().unwrap().is_empty() {
-            break page;
-        }
-        assert!(Instant::now() < deadline, "the change never arrived");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        (!page["changes"].as_array().unwrap().is_empty()).then_some(page)
+    })
+    .await;
     let event = &changes["changes"][0];
     assert_eq!(event["organization"], "acme");
     assert_eq!(event["object"], "Account");
@@ -506,23 +492,13 @@ async fn health_metrics_and_the_openapi_document_are_served() {
 
     let health = stack.http.get(stack.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let metrics = loop {
-        let text = stack
-            .http
-            .get(stack.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if text.contains("sfsync_records_read_total{organization=\"acme\",object=\"Account\"}") {
-            break text;
-        }
-        assert!(Instant::now() < deadline, "no tick was counted:\n{text}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let metrics = eventually("a tick counted in /metrics", || async {
+        let response = stack.http.get(stack.url("/metrics")).send().await.unwrap();
+        let text = response.text().await.unwrap();
+        let counted = "sfsync_records_read_total{organization=\"acme\",object=\"Account\"}";
+        text.contains(counted).then_some(text)
+    })
+    .await;
     for name in [
         "sfsync_api_calls_total{organization=\"acme\"}",
         "sfsync_lag_seconds{organization=\"acme\",object=\"Account\"}",

@@ -7,12 +7,11 @@ mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sfsync_engine::tokens::load_tokens;
 use sfsync_store::Store;
-use support::Stack;
+use support::{Stack, eventually};
 use tracing_subscriber::EnvFilter;
 
 /// A log sink the test reads back.
@@ -141,17 +140,13 @@ async fn wait_for_rotation(
     connection: sfsync_store::ConnectionId,
     previous: &str,
 ) -> sfsync_engine::tokens::OpenedTokens {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    eventually("a rotated refresh token", || async {
         let opened = load_tokens(stack.store.as_ref(), &stack.ring, connection)
             .await
             .unwrap();
-        if opened.tokens.refresh_token.expose() != previous {
-            return opened;
-        }
-        assert!(Instant::now() < deadline, "the refresh token never rotated");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (opened.tokens.refresh_token.expose() != previous).then_some(opened)
+    })
+    .await
 }
 
 /// The bytes of the database, its WAL and shared-memory files.

@@ -256,20 +256,12 @@ impl Stack {
 
     /// Waits until the organization's connection holds records.
     pub async fn wait_for_records(&self, organization: &Organization) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(connection) = self.store.load_connection(organization.id).await.unwrap() {
-                let counts = self.store.count_snapshots(connection.id).await.unwrap();
-                if counts.values().sum::<u64>() > 0 {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the initial load never committed"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually("the initial load", || async {
+            let connection = self.store.load_connection(organization.id).await.unwrap()?;
+            let counts = self.store.count_snapshots(connection.id).await.unwrap();
+            (counts.values().sum::<u64>() > 0).then_some(())
+        })
+        .await
     }
 }
 
@@ -283,4 +275,21 @@ pub fn csrf_of(page: &str) -> String {
     let start = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
     let end = page[start..].find('"').unwrap() + start;
     page[start..end].to_string()
+}
+
+/// Polls `check` until it gives a value, failing with `what` after a minute: the test waits
+/// for a condition, never for a fixed time.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what} never happened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
