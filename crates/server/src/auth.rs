@@ -129,6 +129,25 @@ impl Caller {
         self.session.as_deref().map(csrf_proof)
     }
 
+    /// A proof that this service wrote `message` for this session, so a page shows the
+    /// message from its URL only when the proof matches: a link crafted elsewhere cannot
+    /// put words on the card.
+    pub fn message_proof(&self, message: &str) -> Option<String> {
+        let session = self.session.as_deref()?;
+        let mut digest = Sha256::new();
+        digest.update(b"sfsync message proof\0");
+        digest.update(session.as_bytes());
+        digest.update(b"\0");
+        digest.update(message.as_bytes());
+        Some(URL_SAFE_NO_PAD.encode(digest.finalize()))
+    }
+
+    /// Whether `proof` is [`Caller::message_proof`] of `message`.
+    pub fn is_own_message(&self, message: &str, proof: &str) -> bool {
+        self.message_proof(message)
+            .is_some_and(|expected| bool::from(expected.as_bytes().ct_eq(proof.as_bytes())))
+    }
+
     /// The hash of the caller's session, which binds an OAuth `state` to this browser.
     pub fn session_hash(&self) -> Option<TokenHash> {
         self.session.as_deref().map(hash_secret)

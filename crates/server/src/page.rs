@@ -264,6 +264,7 @@ pub struct PageQuery {
     notice: Option<String>,
     problem: Option<String>,
     error: Option<String>,
+    proof: Option<String>,
 }
 
 /// `GET /settings/integrations`: the page.
@@ -278,7 +279,7 @@ pub async fn integrations(
         .load_recent_changes(caller.organization.id, RECENT_CHANGES)
         .await?;
     let mut body = header(&caller);
-    body.push_str(&banner(&query));
+    body.push_str(&banner(&query, &caller));
     body.push_str("<section class=\"card\" data-testid=\"salesforce-card\"><h2>Salesforce</h2>");
     body.push_str(&format!(
         "<div id=\"sf-status\">{}</div>",
@@ -331,7 +332,7 @@ fn header(caller: &Caller) -> String {
     )
 }
 
-fn banner(query: &PageQuery) -> String {
+fn banner(query: &PageQuery, caller: &Caller) -> String {
     if let Some(problem) = query.problem.as_deref().and_then(Problem::from_word) {
         let (title, guidance) = problem.explain();
         return format!(
@@ -341,7 +342,12 @@ fn banner(query: &PageQuery) -> String {
             guidance
         );
     }
-    if let Some(error) = &query.error {
+    let proof = query.proof.as_deref().unwrap_or_default();
+    if let Some(error) = query
+        .error
+        .as_ref()
+        .filter(|e| caller.is_own_message(e, proof))
+    {
         return format!(
             "<div class=\"problem\" data-testid=\"problem\"><h3>That did not work</h3><p>{}</p></div>",
             esc(error)
@@ -709,6 +715,7 @@ pub async fn save_settings(
         Err(ApiError::BadRequest(message) | ApiError::Salesforce(message)) => {
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("error", &message)
+                .append_pair("proof", &caller.message_proof(&message).unwrap_or_default())
                 .finish();
             Ok(Redirect::to(&format!("/settings/integrations?{query}")).into_response())
         }

@@ -372,3 +372,40 @@ async fn a_sealed_token_moved_to_another_connection_fails_to_open() {
         "in its own place it still opens"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_shows_only_messages_the_service_wrote_for_this_session() {
+    let stack = Stack::start().await;
+    let (acme, admin) = stack.organization("acme").await;
+    let browser = stack.sign_in(&admin).await;
+    stack.connect(&browser, &acme).await;
+
+    // A real refusal carries its proof and shows.
+    let form = [
+        ("csrf", browser.csrf.as_str()),
+        ("polling_interval_minutes", "15"),
+        ("budget_share_percent", "40"),
+        ("custom_objects", "Nope__c"),
+    ];
+    let response = stack
+        .post_form(
+            &browser,
+            "/settings/integrations/salesforce/settings",
+            &form,
+        )
+        .await;
+    let landed = location(&response);
+    let page = stack.get(&browser, &landed).await.text().await.unwrap();
+    assert!(page.contains("Nope__c"), "the refusal names the object");
+
+    // A crafted link shows nothing, nor does the real one in another session.
+    let crafted = "/settings/integrations?error=Call+%2B1+555+0100+to+restore+access&proof=x";
+    let page = stack.get(&browser, crafted).await.text().await.unwrap();
+    assert!(!page.contains("555"), "a crafted message must not show");
+    let other = stack.sign_in(&admin).await;
+    let page = stack.get(&other, &landed).await.text().await.unwrap();
+    assert!(
+        !page.contains("Nope__c"),
+        "another session's message must not show"
+    );
+}
