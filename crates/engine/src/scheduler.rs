@@ -12,6 +12,7 @@ use sfsync_core::{ApiUsage, BudgetPolicy, plan_budget};
 use sfsync_store::{Connection, ConnectionId, ConnectionStatus};
 use tokio::sync::Notify;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::run::{local_now_ms, millis};
 use crate::sync::{Engine, TickReport};
@@ -119,9 +120,13 @@ impl Scheduler {
                 .get(&connection.id)
                 .is_none_or(|at| *at <= Instant::now());
             if due {
-                let wait = self.tick(connection).await;
+                let span = tracing::info_span!("tick", connection = %connection.id);
+                let (report, wait) = self.tick(connection).instrument(span).await;
                 self.next.insert(connection.id, Instant::now() + wait);
                 self.save_next_run(connection, wait).await;
+                if let Some(observer) = &self.observer {
+                    observer(connection, &report);
+                }
             }
         }
         let soonest = self
@@ -134,10 +139,8 @@ impl Scheduler {
             .min(self.policy.rescan)
     }
 
-    /// One tick of a connection; returns how long it waits before the next.
-    async fn tick(&self, connection: &Connection) -> Duration {
-        let span = tracing::info_span!("tick", connection = %connection.id);
-        let _entered = span.enter();
+    /// One tick of a connection; returns what it did and how long it waits before the next.
+    async fn tick(&self, connection: &Connection) -> (TickReport, Duration) {
         let report = self.engine.tick(connection, &|_, _| {}).await;
         tracing::info!(
             objects = report.objects.len(),
@@ -150,14 +153,12 @@ impl Scheduler {
             api_calls = report.api_calls,
             "tick done"
         );
-        if let Some(observer) = &self.observer {
-            observer(connection, &report);
-        }
         if report.rate_limited {
-            return self.policy.pause_on_limit;
+            return (report, self.policy.pause_on_limit);
         }
         let budget = self.budget_of(connection).await;
-        self.paced_interval(connection, budget, &report).await
+        let wait = self.paced_interval(connection, budget, &report).await;
+        (report, wait)
     }
 
     /// Records when the connection's selected objects run next, for the admin's card.
