@@ -363,7 +363,7 @@ fn banner(query: &PageQuery, caller: &Caller) -> String {
 fn status_html(view: &IntegrationView, changes: &[ChangeEvent]) -> String {
     let mut out = connection_html(view);
     if view.connection.is_some() {
-        out.push_str(&objects_html(&view.objects));
+        out.push_str(&objects_html(&view.objects, view.status == "connected"));
         out.push_str(&spend_html(&view.api, view.settings.budget_share_percent));
         out.push_str(&changes_html(changes));
     }
@@ -398,10 +398,16 @@ fn connection_html(view: &IntegrationView) -> String {
         "sandbox" => "Sandbox",
         _ => "My Domain",
     };
+    // After a disconnect the details stay, as history: say so.
+    let was = if view.status == "disconnected" {
+        "Was connected"
+    } else {
+        "Connected"
+    };
     out.push_str(&format!(
-        "<dl data-testid=\"connection\"><dt>Connected by</dt><dd data-testid=\"connected-by\">{by} \
+        "<dl data-testid=\"connection\"><dt>{was} by</dt><dd data-testid=\"connected-by\">{by} \
          as Salesforce user <b data-testid=\"sf-username\">{user}</b></dd>\
-         <dt>Connected on</dt><dd data-testid=\"connected-at\">{at}</dd>\
+         <dt>{was} on</dt><dd data-testid=\"connected-at\">{at}</dd>\
          <dt>Instance</dt><dd data-testid=\"environment\">{instance}</dd>\
          <dt>Instance URL</dt><dd data-testid=\"instance-url\">{url}</dd>\
          <dt>Salesforce org</dt><dd>{org}</dd></dl>",
@@ -414,7 +420,8 @@ fn connection_html(view: &IntegrationView) -> String {
     out
 }
 
-fn objects_html(objects: &[ObjectView]) -> String {
+/// The selected objects' status; the next run only while polling goes on.
+fn objects_html(objects: &[ObjectView], polling: bool) -> String {
     let mut out = String::from(
         "<h3>Objects</h3><table data-testid=\"objects\"><tr><th>Object</th><th>Records</th>\
          <th>Initial load</th><th>Last successful run</th><th>Next run</th><th>Last error</th></tr>",
@@ -427,7 +434,11 @@ fn objects_html(objects: &[ObjectView]) -> String {
             name = esc(&o.object),
             records = grouped(o.records),
             success = esc(&o.last_success_at.as_deref().map_or("—".into(), human_time)),
-            next = esc(&o.next_run_at.as_deref().map_or("—".into(), human_time)),
+            next = esc(&o
+                .next_run_at
+                .as_deref()
+                .filter(|_| polling)
+                .map_or("—".into(), human_time)),
             error = esc(o.last_error.as_deref().unwrap_or("")),
         ));
     }
