@@ -14,6 +14,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use sfsync_core::ObjectName;
+use sfsync_engine::DEFAULT_OBJECTS;
 use sfsync_engine::tokens::seal_tokens;
 use sfsync_salesforce::{
     AuthorizationCode, CodeVerifier, Environment, OAuthClient, OAuthConfig, PendingAuthorization,
@@ -273,16 +275,9 @@ async fn save_connection(
         connected_by: pending.user,
         connected_at_ms: now_ms(),
     };
-    let store = state.store.as_ref();
-    let connection = store
-        .save_connection(&details)
-        .await
-        .map_err(|_| Problem::Internal)?;
-    let sealed = seal_tokens(&state.ring, connection.id, &tokens).map_err(|_| Problem::Internal)?;
-    store
-        .save_sealed_tokens(connection.id, &sealed)
-        .await
-        .map_err(|_| Problem::Internal)?;
+    forget_another_org(state, &details, pending.user).await?;
+    store_connection(state, &details, &tokens).await?;
+
     let detail = format!(
         "{} org {} as {} ({})",
         crate::view::environment_word(pending.environment),
@@ -299,6 +294,75 @@ async fn save_connection(
     )
     .await;
     state.wake.notify_one();
+    Ok(())
+}
+
+/// A reconnect to a different Salesforce org must not diff the new org's records against
+/// the old org's snapshots, nor resume from the old org's cursors: the old org's synced
+/// data goes, whatever was chosen at disconnect, and the audit log says so.
+async fn forget_another_org(
+    state: &AppState,
+    details: &NewConnection,
+    user: sfsync_store::UserId,
+) -> Result<(), Problem> {
+    let store = state.store.as_ref();
+    let earlier = store
+        .load_connection(details.organization)
+        .await
+        .map_err(|_| Problem::Internal)?;
+    let Some(earlier) =
+        earlier.filter(|c| c.details.salesforce_org_id != details.salesforce_org_id)
+    else {
+        return Ok(());
+    };
+    store
+        .disconnect(earlier.id, SyncedData::Delete)
+        .await
+        .map_err(|_| Problem::Internal)?;
+    let detail = format!(
+        "synced data of Salesforce org {} deleted: now connecting org {}",
+        earlier.details.salesforce_org_id, details.salesforce_org_id
+    );
+    audit(
+        state,
+        details.organization,
+        Some(user),
+        "data_deleted",
+        detail,
+    )
+    .await;
+    Ok(())
+}
+
+/// Saves the connection and its sealed tokens, and selects the default objects of a new
+/// connection, so the card lists them from the first page on.
+async fn store_connection(
+    state: &AppState,
+    details: &NewConnection,
+    tokens: &sfsync_salesforce::StoredTokens,
+) -> Result<(), Problem> {
+    let store = state.store.as_ref();
+    let internal = |_| Problem::Internal;
+    let connection = store.save_connection(details).await.map_err(internal)?;
+    let sealed = seal_tokens(&state.ring, connection.id, tokens).map_err(|_| Problem::Internal)?;
+    store
+        .save_sealed_tokens(connection.id, &sealed)
+        .await
+        .map_err(internal)?;
+    let states = store
+        .load_object_states(connection.id)
+        .await
+        .map_err(internal)?;
+    if states.is_empty() {
+        let defaults: Vec<ObjectName> = DEFAULT_OBJECTS
+            .iter()
+            .map(|o| ObjectName::parse(o).expect("default objects are valid names"))
+            .collect();
+        store
+            .save_selected_objects(connection.id, &defaults)
+            .await
+            .map_err(internal)?;
+    }
     Ok(())
 }
 

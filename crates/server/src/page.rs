@@ -557,7 +557,7 @@ fn change_row(event: &ChangeEvent) -> String {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     format!(
-        "<tr data-testid=\"change\"><td>{}</td><td>{} <code>{}</code></td><td>{}</td><td>{}</td></tr>",
+        "<tr data-testid=\"change\"><td class=\"when\">{}</td><td>{} <code>{}</code></td><td>{}</td><td>{}</td></tr>",
         esc(&human_time(&sfsync_core::format_datetime(
             event.detected_at_ms
         ))),
@@ -673,7 +673,7 @@ async fn audit_html(store: &dyn Store, caller: &Caller) -> Result<String, ApiErr
                 .and_then(|id| users.iter().find(|u| u.id == id))
                 .map_or("sfsync", |u| u.email.as_str());
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"when\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&human_time(&sfsync_core::format_datetime(e.at_ms))),
                 esc(who),
                 esc(&e.action),
@@ -758,6 +758,11 @@ async fn apply_settings(
         .unwrap_or_default()
         .split([',', ' ']);
     let objects = admin::parse_objects(checked.chain(custom))?;
+    if objects.is_empty() {
+        return Err(ApiError::BadRequest(
+            "select at least one object; Disconnect stops syncing altogether".into(),
+        ));
+    }
     admin::save_settings(state, caller, settings).await?;
     let connection = admin::connection_of(state, caller).await?;
     let current: Vec<_> = state

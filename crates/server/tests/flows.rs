@@ -174,7 +174,8 @@ async fn a_denied_authorization_and_an_expired_code_are_explained() {
         .1
         .into_owned();
     let denied = stack.url(&format!(
-        "/oauth/callback?error=access_denied&error_description=end-user+denied+authorization&state={state}"
+        "/oauth/callback?error=access_denied\
+         &error_description=end-user+denied+authorization&state={state}"
     ));
     assert_eq!(
         problem_of(&stack.visit_callback(&browser, &denied).await),
@@ -525,4 +526,109 @@ async fn health_metrics_and_the_openapi_document_are_served() {
         assert!(openapi["paths"][path].is_object(), "{path}");
     }
     assert!(openapi["paths"]["/api/v1/integrations/salesforce"]["delete"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_page_after_connect_lists_the_objects_and_refuses_an_empty_selection() {
+    let stack = Stack::start().await;
+    let (acme, admin) = stack.organization("acme").await;
+    let browser = stack.sign_in(&admin).await;
+    let callback = stack.authorize(&browser).await;
+    let landed = stack.visit_callback(&browser, &callback).await;
+
+    // Straight from the callback, before any tick: the default objects are already there.
+    let page = stack.get(&browser, &landed).await.text().await.unwrap();
+    for object in ["Account", "Case", "Contact", "Opportunity"] {
+        let checkbox = format!("name=\"object\" value=\"{object}\" checked");
+        assert!(page.contains(&checkbox), "{object} is offered, selected");
+    }
+
+    let form = [
+        ("csrf", browser.csrf.as_str()),
+        ("polling_interval_minutes", "5"),
+        ("budget_share_percent", "50"),
+    ];
+    let response = stack
+        .post_form(
+            &browser,
+            "/settings/integrations/salesforce/settings",
+            &form,
+        )
+        .await;
+    assert!(
+        location(&response).contains("select+at+least+one+object"),
+        "{}",
+        location(&response)
+    );
+    let connection = stack.store.load_connection(acme.id).await.unwrap().unwrap();
+    let selected = stack.store.load_object_states(connection.id).await.unwrap();
+    assert_eq!(
+        selected.iter().filter(|s| s.selected).count(),
+        4,
+        "the selection stands"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_to_another_salesforce_org_starts_from_that_orgs_records() {
+    let stack = Stack::start().await;
+    let (acme, admin) = stack.organization("acme").await;
+    let browser = stack.sign_in(&admin).await;
+    stack.connect(&browser, &acme).await;
+    let form = [("csrf", browser.csrf.as_str()), ("data", "keep")];
+    stack
+        .post_form(
+            &browser,
+            "/settings/integrations/salesforce/disconnect",
+            &form,
+        )
+        .await;
+
+    // A second org, with counts unlike the first's; its user logs in this time.
+    let body = json!({
+        "seed": 9, "accounts": 3, "contacts": 4, "opportunities": 2, "cases": 1, "invoices": 0
+    });
+    let created = stack
+        .http
+        .post(format!("{}/__sim/v1/orgs", stack.sim.url()))
+        .json(&body)
+        .send();
+    let other: Value = created.await.unwrap().json().await.unwrap();
+    let form = [
+        ("csrf", browser.csrf.as_str()),
+        ("environment", "production"),
+    ];
+    let response = stack
+        .post_form(&browser, "/settings/integrations/salesforce/connect", &form)
+        .await;
+    let authorize = format!(
+        "{}&login_hint={}",
+        location(&response),
+        other["username"].as_str().unwrap()
+    );
+    let approved = stack.http.get(&authorize).send().await.unwrap();
+    let landed = stack.visit_callback(&browser, &location(&approved)).await;
+    assert!(landed.ends_with("notice=connected"), "{landed}");
+
+    let connection = stack.store.load_connection(acme.id).await.unwrap().unwrap();
+    assert_eq!(
+        connection.details.salesforce_org_id,
+        other["org_id"].as_str().unwrap()
+    );
+    let counts = eventually("the other org's initial load", || async {
+        let counts = stack.store.count_snapshots(connection.id).await.unwrap();
+        (counts.values().sum::<u64>() == 10).then_some(counts)
+    })
+    .await;
+    let account = sfsync_core::ObjectName::parse("Account").unwrap();
+    assert_eq!(counts[&account], 3, "only the new org's Accounts are held");
+    let token = stack.api_token(&admin).await;
+    let audit = api_get(&stack, &token, "/api/v1/audit").await;
+    let actions: Vec<&str> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"data_deleted"), "{actions:?}");
 }
