@@ -75,7 +75,7 @@ impl Error {
     }
 
     /// Builds a [`Error::Corrupt`].
-    pub(crate) fn corrupt(what: impl Into<String>, reason: impl ToString) -> Self {
+    pub fn corrupt(what: impl Into<String>, reason: impl ToString) -> Self {
         Self::Corrupt {
             what: what.into(),
             reason: reason.to_string(),

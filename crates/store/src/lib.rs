@@ -6,7 +6,8 @@
 //!   change log; runs; the API spend ledger; Id ranges for reconciliation; the audit log;
 //! - [`model`]: the rows it reads and writes;
 //! - [`Error`]: how it fails;
-//! - [`SqliteStore`]: the embedded default backend (one process, one file);
+//! - [`SqliteStore`]: the embedded default backend (one process, one file); the PostgreSQL
+//!   backend, for several worker processes, is the crate `sfsync-store-postgres`;
 //! - `conformance` (feature `testsuite`): the tests every backend must pass.
 //!
 //! The trait assumes nothing SQLite-only: several worker processes may share one
@@ -24,7 +25,9 @@ use sfsync_core::{RecordId, SchemaEvent, Snapshot};
 
 mod error;
 pub mod model;
-mod persisted;
+// Shared with the other backends (sfsync-store-postgres): one stored form for every store.
+#[doc(hidden)]
+pub mod persisted;
 mod sqlite;
 
 #[cfg(feature = "testsuite")]
@@ -119,10 +122,11 @@ pub trait Store: Send + Sync {
     /// them meanwhile), refreshes, and saves the rotated tokens through the guard before
     /// dropping it; dropping releases the lock. SQLite: a per-connection tokio mutex (one
     /// process holds the file) and a `BEGIN IMMEDIATE` transaction per read or write.
-    /// PostgreSQL plan: a dedicated pooled connection holding
-    /// `pg_advisory_lock(hashtext('sf-refresh'), connection_id)` for the guard's life,
-    /// released by `pg_advisory_unlock` (or by closing that connection if the guard is
-    /// dropped mid-await), with reads and writes on that same connection.
+    /// PostgreSQL (sfsync-store-postgres): a dedicated pooled connection holding
+    /// `pg_advisory_lock(hashtext('sf-refresh:' || current_schema()), connection_id)` for
+    /// the guard's life (the schema keeps two deployments sharing one database apart),
+    /// released by `pg_advisory_unlock` or by closing that connection if the guard is
+    /// dropped mid-await, with reads and writes on that same connection.
     async fn lock_tokens(&self, connection: ConnectionId) -> Result<Box<dyn TokenLock>>;
 
     // Per-object state.

@@ -91,12 +91,12 @@ struct StoredSpec {
 }
 
 /// Writes a snapshot's values.
-pub(crate) fn encode_values(values: &BTreeMap<FieldName, FieldValue>) -> String {
+pub fn encode_values(values: &BTreeMap<FieldName, FieldValue>) -> String {
     encode_map(values, |v| StoredValue::from(v))
 }
 
 /// Reads a snapshot's values back; `what` names the row for the error.
-pub(crate) fn decode_values(
+pub fn decode_values(
     text: &str,
     what: impl Fn() -> String,
 ) -> Result<BTreeMap<FieldName, FieldValue>, Error> {
@@ -105,7 +105,7 @@ pub(crate) fn decode_values(
 }
 
 /// Writes a change's fields.
-pub(crate) fn encode_changes(fields: &BTreeMap<FieldName, FieldChange>) -> String {
+pub fn encode_changes(fields: &BTreeMap<FieldName, FieldChange>) -> String {
     encode_map(fields, |c| StoredChange {
         old: (&c.old).into(),
         new: (&c.new).into(),
@@ -113,7 +113,7 @@ pub(crate) fn encode_changes(fields: &BTreeMap<FieldName, FieldChange>) -> Strin
 }
 
 /// Reads a change's fields back.
-pub(crate) fn decode_changes(
+pub fn decode_changes(
     text: &str,
     what: impl Fn() -> String,
 ) -> Result<BTreeMap<FieldName, FieldChange>, Error> {
@@ -127,7 +127,7 @@ pub(crate) fn decode_changes(
 }
 
 /// Writes a projection's fields with their describe types.
-pub(crate) fn encode_projection(projection: &Projection) -> String {
+pub fn encode_projection(projection: &Projection) -> String {
     encode_map(&projection.fields, |spec| StoredSpec {
         field_type: spec.field_type.as_str().to_owned(),
         scale: spec.scale,
@@ -136,7 +136,7 @@ pub(crate) fn encode_projection(projection: &Projection) -> String {
 }
 
 /// Reads a projection of `object` back.
-pub(crate) fn decode_projection(object: &ObjectName, text: &str) -> Result<Projection, Error> {
+pub fn decode_projection(object: &ObjectName, text: &str) -> Result<Projection, Error> {
     let fields = decode_map(text, |stored: StoredSpec| {
         Ok(FieldSpec {
             field_type: FieldType::from_describe(&stored.field_type),
@@ -190,7 +190,7 @@ macro_rules! text_enum {
 }
 
 /// An enum stored as a fixed word.
-pub(crate) trait AsText: Sized {
+pub trait AsText: Sized {
     /// The stored word.
     fn as_text(&self) -> &'static str;
     /// Reads the stored word back.
@@ -225,7 +225,7 @@ text_enum!(ChangeKind, "change kind",
 );
 
 /// Splits a schema change into its stored kind and field.
-pub(crate) fn encode_schema_change(change: &SchemaChange) -> (&'static str, Option<&str>) {
+pub fn encode_schema_change(change: &SchemaChange) -> (&'static str, Option<&str>) {
     match change {
         SchemaChange::FieldAdded(f) => ("field_added", Some(f.as_str())),
         SchemaChange::FieldRemoved(f) => ("field_removed", Some(f.as_str())),
@@ -235,7 +235,7 @@ pub(crate) fn encode_schema_change(change: &SchemaChange) -> (&'static str, Opti
 }
 
 /// Reads a schema change back from its stored kind and field.
-pub(crate) fn decode_schema_change(kind: &str, field: Option<&str>) -> Result<SchemaChange, Error> {
+pub fn decode_schema_change(kind: &str, field: Option<&str>) -> Result<SchemaChange, Error> {
     let corrupt = |reason: String| Error::corrupt("schema event", reason);
     let field = || {
         let text = field.ok_or_else(|| corrupt(format!("{kind} without a field")))?;

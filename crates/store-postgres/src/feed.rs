@@ -1,0 +1,141 @@
+//! The change log and the schema events, read back in the order they were committed.
+
+use sfsync_core::{Change, ChangeEvent, ChangeKind, FeedCursor, ObjectName, RecordId, SchemaEvent};
+use sfsync_store::Result;
+use sfsync_store::model::{ConnectionId, OrganizationId};
+use sqlx::{FromRow, PgPool};
+
+use crate::error::Context;
+use crate::rows;
+use sfsync_store::persisted::{AsText, decode_changes, decode_schema_change};
+
+#[derive(FromRow)]
+struct ChangeRow {
+    cursor: i64,
+    slug: String,
+    object: String,
+    record_id: String,
+    kind: String,
+    changed_at_ms: i64,
+    detected_at_ms: i64,
+    fields: String,
+}
+
+/// Selects [`ChangeRow`]s from `change_events e`, up to the `WHERE`; a literal, so that
+/// queries stay `&'static str`.
+macro_rules! select_changes {
+    () => {
+        "SELECT e.cursor, o.slug, e.object, e.record_id, e.kind, e.changed_at_ms, \
+            e.detected_at_ms, e.fields \
+         FROM change_events e JOIN organizations o ON o.id = e.organization_id "
+    };
+}
+
+impl ChangeRow {
+    fn into_event(self) -> Result<ChangeEvent> {
+        let cursor = self.cursor;
+        Ok(ChangeEvent {
+            cursor: FeedCursor(rows::count(cursor, "change event cursor")?),
+            organization: rows::slug(&self.slug)?,
+            object: rows::object_name(&self.object, "change_events")?,
+            changed_at_ms: self.changed_at_ms,
+            detected_at_ms: self.detected_at_ms,
+            change: Change {
+                record_id: rows::record_id(&self.record_id, "change_events")?,
+                kind: ChangeKind::from_text(&self.kind)?,
+                fields: decode_changes(&self.fields, || format!("change event {cursor}"))?,
+            },
+        })
+    }
+}
+
+pub(crate) async fn load_changes(
+    pool: &PgPool,
+    organization: OrganizationId,
+    after: Option<FeedCursor>,
+    limit: u32,
+) -> Result<Vec<ChangeEvent>> {
+    // Cursors start at 1, so 0 reads from the start; a cursor beyond i64 reads nothing.
+    let after = after.map_or(0, |c| i64::try_from(c.0).unwrap_or(i64::MAX));
+    let found: Vec<ChangeRow> = sqlx::query_as(concat!(
+        select_changes!(),
+        "WHERE e.organization_id = $1 AND e.cursor > $2 ORDER BY e.cursor LIMIT $3"
+    ))
+    .bind(organization.0)
+    .bind(after)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .context("loading changes")?;
+    found.into_iter().map(ChangeRow::into_event).collect()
+}
+
+pub(crate) async fn load_recent_changes(
+    pool: &PgPool,
+    organization: OrganizationId,
+    limit: u32,
+) -> Result<Vec<ChangeEvent>> {
+    let found: Vec<ChangeRow> = sqlx::query_as(concat!(
+        select_changes!(),
+        "WHERE e.organization_id = $1 ORDER BY e.cursor DESC LIMIT $2"
+    ))
+    .bind(organization.0)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .context("loading recent changes")?;
+    found.into_iter().map(ChangeRow::into_event).collect()
+}
+
+pub(crate) async fn load_record_changes(
+    pool: &PgPool,
+    organization: OrganizationId,
+    object: &ObjectName,
+    record: &RecordId,
+    limit: u32,
+) -> Result<Vec<ChangeEvent>> {
+    // Object names compare without case everywhere, so they do here too.
+    let found: Vec<ChangeRow> = sqlx::query_as(concat!(
+        select_changes!(),
+        "WHERE e.organization_id = $1 AND e.record_id = $2 AND lower(e.object) = lower($3) \
+         ORDER BY e.cursor LIMIT $4"
+    ))
+    .bind(organization.0)
+    .bind(record.as_str())
+    .bind(object.as_str())
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .context("loading a record's changes")?;
+    found.into_iter().map(ChangeRow::into_event).collect()
+}
+
+pub(crate) async fn load_schema_events(
+    pool: &PgPool,
+    connection: ConnectionId,
+    object: &ObjectName,
+) -> Result<Vec<SchemaEvent>> {
+    let found: Vec<(String, String, String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT o.slug, s.object, s.kind, s.field, s.detected_at_ms \
+         FROM schema_events s \
+         JOIN connections c ON c.id = s.connection_id \
+         JOIN organizations o ON o.id = c.organization_id \
+         WHERE s.connection_id = $1 AND lower(s.object) = lower($2) ORDER BY s.id",
+    )
+    .bind(connection.0)
+    .bind(object.as_str())
+    .fetch_all(pool)
+    .await
+    .context("loading schema events")?;
+    found
+        .into_iter()
+        .map(|(slug, object, kind, field, detected_at_ms)| {
+            Ok(SchemaEvent {
+                organization: rows::slug(&slug)?,
+                object: rows::object_name(&object, "schema_events")?,
+                change: decode_schema_change(&kind, field.as_deref())?,
+                detected_at_ms,
+            })
+        })
+        .collect()
+}

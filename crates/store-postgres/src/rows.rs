@@ -1,0 +1,59 @@
+//! Reading stored text back into validated domain values: a row that fails is reported as
+//! [`sfsync_store::Error::Corrupt`], naming the table, never a panic.
+
+use sfsync_core::{Cursor, ObjectName, OrganizationSlug, RecordId};
+use sfsync_store::Result;
+use sfsync_store::model::TokenHash;
+
+use crate::error::corrupt;
+
+/// A stored object name.
+pub(crate) fn object_name(text: &str, table: &str) -> Result<ObjectName> {
+    ObjectName::parse(text).map_err(|e| corrupt(format!("object name in {table}"), e))
+}
+
+/// A stored record Id.
+pub(crate) fn record_id(text: &str, table: &str) -> Result<RecordId> {
+    RecordId::parse(text).map_err(|e| corrupt(format!("record id in {table}"), e))
+}
+
+/// A stored organization slug.
+pub(crate) fn slug(text: &str) -> Result<OrganizationSlug> {
+    OrganizationSlug::parse(text).map_err(|e| corrupt("organization slug", e))
+}
+
+/// A stored count, which PostgreSQL holds as a signed `BIGINT`.
+pub(crate) fn count(value: i64, what: &str) -> Result<u64> {
+    u64::try_from(value).map_err(|_| corrupt(what.to_owned(), format!("negative {value}")))
+}
+
+/// A count to store: counts beyond `i64::MAX` cannot happen, and saturate if they do.
+pub(crate) fn stored_count(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A stored cursor: both halves or neither.
+pub(crate) fn cursor(
+    stamp_ms: Option<i64>,
+    id: Option<&str>,
+    object: &ObjectName,
+) -> Result<Option<Cursor>> {
+    match (stamp_ms, id) {
+        (None, None) => Ok(None),
+        (Some(system_modstamp_ms), Some(id)) => Ok(Some(Cursor {
+            system_modstamp_ms,
+            id: record_id(id, "objects")?,
+        })),
+        _ => Err(corrupt(
+            format!("cursor of {object}"),
+            "only one of stamp and id is set",
+        )),
+    }
+}
+
+/// A stored SHA-256, which must be 32 bytes.
+pub(crate) fn token_hash(bytes: &[u8], what: &str) -> Result<TokenHash> {
+    let hash = <[u8; 32]>::try_from(bytes)
+        .map_err(|_| corrupt(what.to_owned(), format!("{} bytes, not 32", bytes.len())))?;
+    Ok(TokenHash(hash))
+}
