@@ -4,7 +4,6 @@ use std::io::Write;
 
 use anyhow::Context;
 use sfsync_core::FeedCursor;
-use sfsync_store::Store;
 
 use crate::context::{StoreArgs, organization};
 

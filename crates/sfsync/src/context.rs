@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use sfsync_core::OrganizationSlug;
 use sfsync_engine::ConnectedApp;
 use sfsync_salesforce::ClientSecret;
@@ -26,9 +26,13 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// Opens the store, creating the data folder for the default SQLite file.
-    pub async fn open(&self) -> anyhow::Result<Arc<SqliteStore>> {
+    /// Opens the store: SQLite (creating the data folder for the default file) or, for a
+    /// `postgres://` URL, PostgreSQL shared with other workers.
+    pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
         let url = self.url()?;
+        if is_postgres(&url) {
+            return open_postgres(&url).await;
+        }
         let store = SqliteStore::open(&url)
             .await
             .with_context(|| format!("opening the store {url}"))?;
@@ -36,9 +40,12 @@ impl StoreArgs {
     }
 
     /// Opens the store beside a running `sfsync serve` (or alone), for a short
-    /// administrative command that takes no leases.
-    pub async fn open_beside(&self) -> anyhow::Result<Arc<SqliteStore>> {
+    /// administrative command that takes no leases. PostgreSQL needs nothing special.
+    pub async fn open_beside(&self) -> anyhow::Result<Arc<dyn Store>> {
         let url = self.url()?;
+        if is_postgres(&url) {
+            return open_postgres(&url).await;
+        }
         let store = SqliteStore::open_beside(&url)
             .await
             .with_context(|| format!("opening the store {url}"))?;
@@ -55,11 +62,19 @@ impl StoreArgs {
                 format!("sqlite://{}", self.data_dir.join("sfsync.db").display())
             }
         };
-        if url.starts_with("postgres") {
-            bail!("PostgreSQL is not supported yet; use sqlite://PATH");
-        }
         Ok(url)
     }
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+async fn open_postgres(url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    let store = sfsync_store_postgres::PgStore::connect(url)
+        .await
+        .context("opening the PostgreSQL store (the URL is in SFSYNC_DATABASE_URL)")?;
+    Ok(Arc::new(store))
 }
 
 /// The master key that wraps the token-encryption keys.

@@ -12,7 +12,6 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use sfsync_engine::tokens::rewrap_all;
-use sfsync_store::Store;
 use sfsync_vault::{KeyRing, MasterKey};
 
 use crate::context::StoreArgs;

@@ -14,7 +14,6 @@ use clap::parser::ValueSource;
 use sfsync_engine::{EngineSettings, SchedulePolicy};
 use sfsync_server::LoginHosts;
 use sfsync_server::service::{Service, ServiceConfig};
-use sfsync_store::Store;
 use url::Url;
 
 use crate::context::{AppArgs, KeyArgs, StoreArgs};

@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use sfsync_core::{BudgetPolicy, ObjectName};
 use sfsync_engine::{Engine, EngineSettings, RunReport, SchedulePolicy, Scheduler, TickReport};
-use sfsync_store::Store;
 
 use crate::context::{AppArgs, KeyArgs, StoreArgs, organization};
 

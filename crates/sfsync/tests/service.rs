@@ -32,10 +32,15 @@ struct Install {
     key_file: PathBuf,
     sim: Simulator,
     port: u16,
+    database_url: Option<String>,
 }
 
 impl Install {
     async fn new() -> Self {
+        Self::with_database(None).await
+    }
+
+    async fn with_database(database_url: Option<String>) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let sim = Simulator::start(SimulatorConfig {
             auto_approve: true,
@@ -54,16 +59,12 @@ impl Install {
         let key_file = dir.path().join("master.key");
         let generated = run(Command::new(env!("CARGO_BIN_EXE_sfsync")).args(["keys", "generate"]));
         std::fs::write(&key_file, &generated.stdout).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         Self {
             dir,
             key_file,
             sim,
-            port,
+            port: free_port(),
+            database_url,
         }
     }
 
@@ -83,16 +84,25 @@ impl Install {
             .env("SFSYNC_CLIENT_ID", DEFAULT_CLIENT_ID)
             .env("SFSYNC_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)
             .env("SFSYNC_LOG", "warn");
+        if let Some(url) = &self.database_url {
+            command.env("SFSYNC_DATABASE_URL", url);
+        }
         command
     }
 
     async fn serve(&self) -> Serve {
+        self.serve_on(self.port).await
+    }
+
+    /// Another `serve` of the same installation, listening on `port`.
+    async fn serve_on(&self, port: u16) -> Serve {
+        let listen = format!("127.0.0.1:{port}");
         let child = self
-            .sfsync(&["serve"])
+            .sfsync(&["serve", "--listen", &listen])
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let url = format!("http://127.0.0.1:{}", self.port);
+        let url = format!("http://{listen}");
         let deadline = Instant::now() + Duration::from_secs(30);
         while reqwest::get(format!("{url}/healthz")).await.is_err() {
             assert!(Instant::now() < deadline, "serve never answered /healthz");
@@ -111,6 +121,11 @@ impl Install {
             .unwrap();
         assert!(response.status().is_success(), "{path}");
     }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 fn run(command: &mut Command) -> Output {
@@ -288,6 +303,11 @@ async fn keys_rotate_beside_a_running_service_and_the_service_keeps_syncing() {
 
 /// The Id of an Account in the simulated org.
 async fn some_account(install: &Install) -> String {
+    query_one(install, "SELECT Id FROM Account LIMIT 1").await
+}
+
+/// The first Id a SOQL query returns, read with a freshly minted grant.
+async fn query_one(install: &Install, soql: &str) -> String {
     let grant: Value = reqwest::Client::new()
         .post(format!(
             "{}/__sim/v1/orgs/default/grants",
@@ -303,7 +323,7 @@ async fn some_account(install: &Install) -> String {
     let access = grant["access_token"].as_str().unwrap();
     let query: Value = reqwest::Client::new()
         .get(format!("{}/services/data/v62.0/query", install.sim.url()))
-        .query(&[("q", "SELECT Id FROM Account LIMIT 1")])
+        .query(&[("q", soql)])
         .bearer_auth(access)
         .send()
         .await
@@ -312,4 +332,106 @@ async fn some_account(install: &Install) -> String {
         .await
         .unwrap();
     query["records"][0]["Id"].as_str().unwrap().to_string()
+}
+
+/// A fresh PostgreSQL database for one test, dropped at the end.
+struct Database {
+    admin_url: String,
+    name: String,
+}
+
+impl Database {
+    fn create() -> Self {
+        let admin_url = std::env::var("SFSYNC_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!("sfsync_workers_{}", std::process::id());
+        psql(&admin_url, &format!("DROP DATABASE IF EXISTS {name}"));
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        Self { admin_url, name }
+    }
+
+    fn url(&self) -> String {
+        let (base, _) = self.admin_url.rsplit_once('/').unwrap();
+        format!("{base}/{}", self.name)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        psql(&self.admin_url, &sql);
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let output = Command::new("psql").args([url, "-q", "-c", sql]).output();
+    let output = output.expect("psql runs (PostgreSQL's client is needed for this test)");
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_sharing_postgres_record_each_change_exactly_once() {
+    let database = Database::create();
+    let install = Install::with_database(Some(database.url())).await;
+    let first = install.serve().await;
+    let second = install.serve_on(free_port()).await;
+    let created = run(&mut install.sfsync(&["org", "create", "acme", "--admin", "a@acme.example"]));
+    let token = printed(&created, "api token:");
+    connect(&first, &token).await;
+    let loaded = |body: &Value| {
+        body["objects"].as_array().is_some_and(|objects| {
+            !objects.is_empty() && objects.iter().all(|o| o["loaded"] == true)
+        })
+    };
+    // Either worker serves the same organization from the shared database.
+    wait_for(&second, &token, "/api/v1/objects", loaded).await;
+
+    // Several rounds of changes, each woken on both workers at once.
+    let mut renamed = Vec::new();
+    for round in 0..4 {
+        let id = nth_account(&install, round).await;
+        let name = format!("Renamed in round {round}");
+        let update = json!({"fields": {"Name": name}});
+        let url = format!(
+            "{}/__sim/v1/orgs/default/sobjects/Account/{id}",
+            install.sim.url()
+        );
+        let patch = reqwest::Client::new().patch(url).json(&update).send();
+        assert!(patch.await.unwrap().status().is_success());
+        install
+            .control("clock/advance", json!({"seconds": 3}))
+            .await;
+        for serve in [&first, &second] {
+            let sync = reqwest::Client::new().post(format!("{}/api/v1/sync", serve.url));
+            assert_eq!(sync.bearer_auth(&token).send().await.unwrap().status(), 200);
+        }
+        renamed.push(name);
+    }
+
+    let all_four = |body: &Value| body["changes"].as_array().is_some_and(|c| c.len() >= 4);
+    let changes = wait_for(&second, &token, "/api/v1/changes?limit=100", all_four).await;
+    let changes = changes["changes"].as_array().unwrap();
+    let names: Vec<&str> = changes
+        .iter()
+        .map(|c| c["fields"]["Name"]["new"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names, renamed,
+        "each change once, in order, whichever worker read it"
+    );
+    let cursors: Vec<u64> = changes
+        .iter()
+        .map(|c| c["cursor"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
+}
+
+/// The Id of the `n`-th Account in the simulated org, by Id.
+async fn nth_account(install: &Install, n: usize) -> String {
+    let soql = format!("SELECT Id FROM Account ORDER BY Id LIMIT 1 OFFSET {n}");
+    query_one(install, &soql).await
 }
