@@ -55,6 +55,81 @@ impl From<&FieldValue> for StoredValue {
     }
 }
 
+/// A [`FieldValue`] as written: texts, checkboxes and nulls as plain JSON (most fields of
+/// most records, so snapshots stay small), every other variant as a [`StoredValue`] with
+/// its tag. Written straight from a borrowed value, without copying its text.
+enum StoredRef<'a> {
+    Plain(&'a FieldValue),
+    Tagged(StoredValue),
+}
+
+impl<'a> From<&'a FieldValue> for StoredRef<'a> {
+    fn from(value: &'a FieldValue) -> Self {
+        match value {
+            FieldValue::Null | FieldValue::Bool(_) | FieldValue::Text(_) => Self::Plain(value),
+            other => Self::Tagged(other.into()),
+        }
+    }
+}
+
+impl Serialize for StoredRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Plain(FieldValue::Bool(b)) => serializer.serialize_bool(*b),
+            Self::Plain(FieldValue::Text(text)) => serializer.serialize_str(text),
+            Self::Plain(_) => serializer.serialize_unit(),
+            Self::Tagged(stored) => stored.serialize(serializer),
+        }
+    }
+}
+
+/// A stored value read back: plain JSON for a text, a checkbox or a null, a tagged object for
+/// the rest (and for every value written before plain values existed).
+struct StoredRead(StoredValue);
+
+impl<'de> Deserialize<'de> for StoredRead {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StoredReadVisitor)
+    }
+}
+
+struct StoredReadVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StoredReadVisitor {
+    type Value = StoredRead;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a text, a boolean, null or a tagged value")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<StoredRead, E> {
+        Ok(StoredRead(StoredValue::Text(text.to_owned())))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, text: String) -> Result<StoredRead, E> {
+        Ok(StoredRead(StoredValue::Text(text)))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<StoredRead, E> {
+        Ok(StoredRead(StoredValue::Bool(b)))
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<StoredRead, E> {
+        Ok(StoredRead(StoredValue::Null))
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<StoredRead, M::Error> {
+        let tagged = serde::de::value::MapAccessDeserializer::new(map);
+        StoredValue::deserialize(tagged).map(StoredRead)
+    }
+}
+
+#[derive(Serialize)]
+struct StoredChangeRef<'a> {
+    old: StoredRef<'a>,
+    new: StoredRef<'a>,
+}
+
 impl StoredValue {
     fn into_value(self) -> Result<FieldValue, String> {
         Ok(match self {
@@ -74,10 +149,10 @@ impl StoredValue {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct StoredChange {
-    old: StoredValue,
-    new: StoredValue,
+    old: StoredRead,
+    new: StoredRead,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -92,7 +167,7 @@ struct StoredSpec {
 
 /// Writes a snapshot's values.
 pub fn encode_values(values: &BTreeMap<FieldName, FieldValue>) -> String {
-    encode_map(values, |v| StoredValue::from(v))
+    encode_map(values, StoredRef::from)
 }
 
 /// Reads a snapshot's values back; `what` names the row for the error.
@@ -100,13 +175,13 @@ pub fn decode_values(
     text: &str,
     what: impl Fn() -> String,
 ) -> Result<BTreeMap<FieldName, FieldValue>, Error> {
-    decode_map(text, |stored: StoredValue| stored.into_value())
+    decode_map(text, |stored: StoredRead| stored.0.into_value())
         .map_err(|e| Error::corrupt(what(), e))
 }
 
 /// Writes a change's fields.
 pub fn encode_changes(fields: &BTreeMap<FieldName, FieldChange>) -> String {
-    encode_map(fields, |c| StoredChange {
+    encode_map(fields, |c| StoredChangeRef {
         old: (&c.old).into(),
         new: (&c.new).into(),
     })
@@ -119,8 +194,8 @@ pub fn decode_changes(
 ) -> Result<BTreeMap<FieldName, FieldChange>, Error> {
     decode_map(text, |stored: StoredChange| {
         Ok(FieldChange {
-            old: stored.old.into_value()?,
-            new: stored.new.into_value()?,
+            old: stored.old.0.into_value()?,
+            new: stored.new.0.into_value()?,
         })
     })
     .map_err(|e| Error::corrupt(what(), e))
@@ -151,10 +226,17 @@ pub fn decode_projection(object: &ObjectName, text: &str) -> Result<Projection, 
     })
 }
 
-fn encode_map<V, S: Serialize>(map: &BTreeMap<FieldName, V>, f: impl Fn(&V) -> S) -> String {
-    let stored: BTreeMap<&str, S> = map.iter().map(|(k, v)| (k.as_str(), f(v))).collect();
-    // A map of strings to plain data always serialises.
-    serde_json::to_string(&stored).unwrap_or_default()
+fn encode_map<'a, V, S: Serialize>(
+    map: &'a BTreeMap<FieldName, V>,
+    f: impl Fn(&'a V) -> S,
+) -> String {
+    let mut out = Vec::with_capacity(64 * map.len());
+    let mut serializer = serde_json::Serializer::new(&mut out);
+    // Keys are unique (they come from a map), so the entries are written as they come.
+    let entries = map.iter().map(|(k, v)| (k.as_str(), f(v)));
+    // A map of strings to plain data always serialises, and serde_json writes UTF-8.
+    let _ = serde::Serializer::collect_map(&mut serializer, entries);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn decode_map<V, S: for<'de> Deserialize<'de>>(
@@ -276,6 +358,30 @@ mod tests {
             (name("G"), FieldValue::DateTime(-1)),
             (name("H"), FieldValue::Json(json!({"city": "Paris"}))),
         ])
+    }
+
+    #[test]
+    fn texts_checkboxes_and_nulls_are_written_plain_and_the_rest_tagged() {
+        let text = encode_values(&every_kind_of_value());
+        let written: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(written["A"], Value::Null);
+        assert_eq!(written["B"], json!(true));
+        assert_eq!(written["E"], json!("2024-01-01"));
+        assert_eq!(written["F"], json!({"t": "date", "v": "2024-02-29"}));
+        assert_eq!(written["H"], json!({"t": "json", "v": {"city": "Paris"}}));
+    }
+
+    #[test]
+    fn values_written_all_tagged_by_earlier_versions_still_read_back() {
+        let earlier = r#"{"A":{"t":"null"},"B":{"t":"bool","v":true},"E":{"t":"text","v":"x"}}"#;
+        let values = decode_values(earlier, || "snapshot".into()).unwrap();
+        assert_eq!(values[&name("A")], FieldValue::Null);
+        assert_eq!(values[&name("B")], FieldValue::Bool(true));
+        assert_eq!(values[&name("E")], FieldValue::Text("x".into()));
+        let change = r#"{"E":{"old":{"t":"text","v":"a"},"new":"b"}}"#;
+        let fields = decode_changes(change, || "change".into()).unwrap();
+        assert_eq!(fields[&name("E")].old, FieldValue::Text("a".into()));
+        assert_eq!(fields[&name("E")].new, FieldValue::Text("b".into()));
     }
 
     #[test]

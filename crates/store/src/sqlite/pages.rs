@@ -48,67 +48,99 @@ async fn organization_of(db: &mut SqliteConnection, connection: ConnectionId) ->
         })
 }
 
+// Each of the next three writes a whole page in one statement, its rows passed as one JSON
+// array and unrolled by `json_each`: statement by statement, sqlx hands every call to its
+// SQLite worker thread and waits for the answer, and at a row per statement those round
+// trips, not SQLite, were most of an initial load's time.
+
 async fn upsert_snapshots(db: &mut SqliteConnection, page: &PageCommit) -> Result<()> {
-    for snapshot in &page.snapshots {
-        sqlx::query(
-            "INSERT INTO snapshots (connection_id, object, record_id, is_deleted, fields) \
-             VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (connection_id, object, record_id) DO UPDATE SET \
-                is_deleted = excluded.is_deleted, fields = excluded.fields",
-        )
-        .bind(page.connection.0)
-        .bind(page.object.as_str())
-        .bind(snapshot.id.as_str())
-        .bind(snapshot.is_deleted)
-        .bind(encode_values(&snapshot.values))
-        .execute(&mut *db)
-        .await
-        .context(COMMIT)?;
+    if page.snapshots.is_empty() {
+        return Ok(());
     }
+    let batch = serde_json::Value::from_iter(page.snapshots.iter().map(|snapshot| {
+        serde_json::json!([
+            snapshot.id.as_str(),
+            i64::from(snapshot.is_deleted),
+            encode_values(&snapshot.values)
+        ])
+    }));
+    // `WHERE true` resolves the parsing ambiguity SQLite documents for an upsert whose rows
+    // come from a SELECT.
+    sqlx::query(
+        "INSERT INTO snapshots (connection_id, object, record_id, is_deleted, fields) \
+         SELECT ?, ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true \
+         ON CONFLICT (connection_id, object, record_id) DO UPDATE SET \
+            is_deleted = excluded.is_deleted, fields = excluded.fields",
+    )
+    .bind(page.connection.0)
+    .bind(page.object.as_str())
+    .bind(batch.to_string())
+    .execute(&mut *db)
+    .await
+    .context(COMMIT)?;
     Ok(())
 }
 
 async fn remove_snapshots(db: &mut SqliteConnection, page: &PageCommit) -> Result<()> {
-    for id in &page.removed {
-        sqlx::query(
-            "DELETE FROM snapshots WHERE connection_id = ? AND object = ? AND record_id = ?",
-        )
-        .bind(page.connection.0)
-        .bind(page.object.as_str())
-        .bind(id.as_str())
-        .execute(&mut *db)
-        .await
-        .context(COMMIT)?;
+    if page.removed.is_empty() {
+        return Ok(());
     }
+    let ids = serde_json::Value::from_iter(page.removed.iter().map(|id| id.as_str()));
+    sqlx::query(
+        "DELETE FROM snapshots WHERE connection_id = ? AND object = ? \
+         AND record_id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(page.connection.0)
+    .bind(page.object.as_str())
+    .bind(ids.to_string())
+    .execute(&mut *db)
+    .await
+    .context(COMMIT)?;
     Ok(())
 }
 
+/// Appends the page's changes in order. Rows are inserted in array order under the write
+/// lock, so the cursors AUTOINCREMENT hands out rise in that order: sorted, they pair with
+/// the changes one to one.
 async fn append_changes(
     db: &mut SqliteConnection,
     organization: i64,
     page: &PageCommit,
 ) -> Result<Vec<FeedCursor>> {
-    let mut cursors = Vec::with_capacity(page.changes.len());
-    for new in &page.changes {
-        let cursor: i64 = sqlx::query_scalar(
-            "INSERT INTO change_events (organization_id, connection_id, object, record_id, \
-                kind, changed_at_ms, detected_at_ms, fields) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING cursor",
-        )
-        .bind(organization)
-        .bind(page.connection.0)
-        .bind(page.object.as_str())
-        .bind(new.change.record_id.as_str())
-        .bind(new.change.kind.as_text())
-        .bind(new.changed_at_ms)
-        .bind(page.detected_at_ms)
-        .bind(encode_changes(&new.change.fields))
-        .fetch_one(&mut *db)
-        .await
-        .context(COMMIT)?;
-        cursors.push(FeedCursor(rows::count(cursor, "change event cursor")?));
+    if page.changes.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(cursors)
+    let batch = serde_json::Value::from_iter(page.changes.iter().map(|new| {
+        serde_json::json!([
+            new.change.record_id.as_str(),
+            new.change.kind.as_text(),
+            new.changed_at_ms,
+            encode_changes(&new.change.fields)
+        ])
+    }));
+    let mut inserted: Vec<i64> = sqlx::query_scalar(
+        "INSERT INTO change_events (organization_id, connection_id, object, record_id, \
+            kind, changed_at_ms, detected_at_ms, fields) \
+         SELECT ?, ?, ?, value ->> 0, value ->> 1, value ->> 2, ?, value ->> 3 \
+         FROM json_each(?) ORDER BY key RETURNING cursor",
+    )
+    .bind(organization)
+    .bind(page.connection.0)
+    .bind(page.object.as_str())
+    .bind(page.detected_at_ms)
+    .bind(batch.to_string())
+    .fetch_all(&mut *db)
+    .await
+    .context(COMMIT)?;
+    if inserted.len() != page.changes.len() {
+        let reason = format!("{} of {} inserted", inserted.len(), page.changes.len());
+        return Err(Error::corrupt("change events of a page", reason));
+    }
+    inserted.sort_unstable();
+    inserted
+        .into_iter()
+        .map(|cursor| rows::count(cursor, "change event cursor").map(FeedCursor))
+        .collect()
 }
 
 async fn append_schema_events(db: &mut SqliteConnection, page: &PageCommit) -> Result<()> {
