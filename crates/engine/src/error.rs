@@ -31,6 +31,9 @@ pub enum Error {
     /// The object is not in describe (deleted, or not readable by the integration user).
     #[error("object {0} is not readable by the integration user")]
     ObjectVanished(String),
+    /// A task of the run panicked or was cancelled.
+    #[error("a task of the run stopped: {0}")]
+    Task(String),
 }
 
 impl Error {

@@ -8,11 +8,11 @@
 
 use sfsync_core::{Cursor, Projection, RecordId, Snapshot};
 use sfsync_salesforce::QueryOptions;
-use sfsync_store::{LoadProgress, Maintenance, ObjectProgress};
+use sfsync_store::{LoadProgress, Maintenance, ObjectProgress, PageCommit};
 
 use crate::error::Error;
 use crate::plan;
-use crate::run::{ObjectRun, RunReport};
+use crate::run::{ObjectRun, Row, RunReport};
 
 impl ObjectRun<'_> {
     /// Reads the object to its end from where the load stands.
@@ -28,8 +28,8 @@ impl ObjectRun<'_> {
                 id: min_id(),
             });
         }
-        while !progress.load.done {
-            self.load_page(projection, progress, report).await?;
+        if !progress.load.done {
+            self.load_pages(projection, progress, report).await?;
         }
         // The load read every record, formula and deletion there was when it began: the
         // budgeted checks start their clocks there rather than redo its work at once.
@@ -45,36 +45,78 @@ impl ObjectRun<'_> {
         Ok(())
     }
 
-    async fn load_page(
+    /// Reads and commits page after page. The next page is fetched and turned into
+    /// snapshots on another task while the current one commits: its query needs only the
+    /// current page's last Id, and commits stay one at a time and in order, so a crash still
+    /// leaves the load at a committed page.
+    async fn load_pages(
         &self,
         projection: &Projection,
         progress: &mut ObjectProgress,
         report: &mut RunReport,
     ) -> Result<(), Error> {
-        let limit = self.settings.load_page;
-        let soql = plan::initial_load(projection, progress.load.last_id.as_ref(), limit);
-        let page = self
-            .client
-            .fetch_first_page(&soql, QueryOptions::default())
-            .await?;
-        let rows = self.rows(projection, &page)?;
-        report.records_read += rows.len() as u64;
+        let mut page = self.spawn_load_page(projection, progress).await?;
+        loop {
+            let commit = self.load_commit(projection, progress, page, report);
+            if progress.load.done {
+                self.store.commit_page(&commit).await?;
+                (self.on_progress)(&projection.object, report);
+                return Ok(());
+            }
+            let next = self.spawn_load_page(projection, progress);
+            let (committed, fetched) = tokio::join!(self.store.commit_page(&commit), next);
+            committed?;
+            (self.on_progress)(&projection.object, report);
+            page = fetched?;
+        }
+    }
+
+    /// The keyset page after the load's position as baseline snapshots, fetched and built on
+    /// its own task so that this work runs beside the current page's commit.
+    async fn spawn_load_page(
+        &self,
+        projection: &Projection,
+        progress: &ObjectProgress,
+    ) -> Result<Vec<Snapshot>, Error> {
+        let soql = plan::initial_load(
+            projection,
+            progress.load.last_id.as_ref(),
+            self.settings.load_page,
+        );
+        let client = self.client.clone();
+        let projection = projection.clone();
+        let task = tokio::spawn(async move {
+            let page = client
+                .fetch_first_page(&soql, QueryOptions::default())
+                .await?;
+            let rows = crate::run::rows(&projection, &page)?;
+            let baseline = |row: &Row| Snapshot::next(None, &row.record, false, &projection);
+            Ok::<_, Error>(rows.iter().map(baseline).collect())
+        });
+        task.await
+            .map_err(|e| Error::Task(format!("reading a load page: {e}")))?
+    }
+
+    /// The commit of a load page: its snapshots and the load's new position.
+    fn load_commit(
+        &self,
+        projection: &Projection,
+        progress: &mut ObjectProgress,
+        snapshots: Vec<Snapshot>,
+        report: &mut RunReport,
+    ) -> PageCommit {
+        report.records_read += snapshots.len() as u64;
         progress.load = LoadProgress {
-            last_id: rows
+            last_id: snapshots
                 .last()
-                .map(|r| r.record.id.clone())
+                .map(|s| s.id.clone())
                 .or(progress.load.last_id.take()),
-            done: (rows.len() as u32) < limit,
+            done: (snapshots.len() as u32) < self.settings.load_page,
         };
+        tracing::debug!(object = %projection.object, rows = snapshots.len(), "load page");
         let mut commit = self.page(&projection.object, Some(progress));
-        commit.snapshots = rows
-            .iter()
-            .map(|row| Snapshot::next(None, &row.record, false, projection))
-            .collect();
-        tracing::debug!(object = %projection.object, rows = rows.len(), "load page");
-        self.store.commit_page(&commit).await?;
-        (self.on_progress)(&projection.object, report);
-        Ok(())
+        commit.snapshots = snapshots;
+        commit
     }
 }
 

@@ -153,36 +153,6 @@ impl ObjectRun<'_> {
         crate::sync::client_now_ms(self.client)
     }
 
-    /// A page's rows as domain records, with their IsDeleted flag and SystemModstamp.
-    pub(crate) fn rows(
-        &self,
-        projection: &Projection,
-        page: &QueryPage,
-    ) -> Result<Vec<Row>, Error> {
-        page.records
-            .iter()
-            .map(|row| {
-                let map: serde_json::Map<String, serde_json::Value> = row
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_json()))
-                    .collect();
-                let record = projection
-                    .build_record(&map)
-                    .map_err(|e| record_error(&projection.object, e))?;
-                let stamp_ms = row
-                    .get("SystemModstamp")
-                    .and_then(|v| v.as_str())
-                    .and_then(parse_datetime)
-                    .unwrap_or(0);
-                Ok(Row {
-                    record,
-                    is_deleted: row.is_deleted(),
-                    stamp_ms,
-                })
-            })
-            .collect()
-    }
-
     /// The snapshots held for these rows, by Id.
     pub(crate) async fn held(
         &self,
@@ -215,6 +185,32 @@ impl ObjectRun<'_> {
             progress: progress.cloned(),
         }
     }
+}
+
+/// A page's rows as domain records, with their IsDeleted flag and SystemModstamp.
+pub(crate) fn rows(projection: &Projection, page: &QueryPage) -> Result<Vec<Row>, Error> {
+    page.records
+        .iter()
+        .map(|row| {
+            let map: serde_json::Map<String, serde_json::Value> = row
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_json()))
+                .collect();
+            let record = projection
+                .build_record(&map)
+                .map_err(|e| record_error(&projection.object, e))?;
+            let stamp_ms = row
+                .get("SystemModstamp")
+                .and_then(|v| v.as_str())
+                .and_then(parse_datetime)
+                .unwrap_or(0);
+            Ok(Row {
+                record,
+                is_deleted: row.is_deleted(),
+                stamp_ms,
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn record_error(object: &ObjectName, source: sfsync_core::Error) -> Error {

@@ -14,6 +14,11 @@ mod serve;
 mod simulator;
 mod sync;
 
+/// Every page of a sync builds and drops thousands of small maps and strings; mimalloc's
+/// per-thread free lists measured markedly faster than the system allocator on that churn.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Salesforce change tracking: polls an org and records every field-level change.
 #[derive(Debug, Parser)]
 #[command(name = "sfsync", version, about)]
