@@ -1,7 +1,7 @@
 //! Parsing realistic Account query pages: 2,000 records of 45 fields each, with the nested
 //! `attributes`, an `Owner` relationship object and the compound `BillingAddress`.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-client cargo bench -p sfsync-salesforce --bench parse`.
+//! Run: `cargo bench -p sfsync-salesforce --bench parse`.
 //! Criterion reports records per second (one element = one record).
 
 #![recursion_limit = "256"]
