@@ -85,13 +85,23 @@ impl Projection {
     /// `attributes`, are ignored.
     pub fn build_record(&self, row: &Map<String, Value>) -> Result<Record, Error> {
         let id_text = row.get("Id").and_then(Value::as_str).unwrap_or_default();
-        let mut record = Record::new(RecordId::parse(id_text)?);
-        for (key, raw) in row {
+        self.build_record_from(id_text, row.iter().map(|(k, v)| (k.as_str(), v)))
+    }
+
+    /// Builds a record from its Id and its fields as they come, without first gathering
+    /// them into a map (the query path hands them over one by one).
+    pub fn build_record_from<'a, V: std::borrow::Borrow<Value>>(
+        &self,
+        id: &str,
+        fields: impl IntoIterator<Item = (&'a str, V)>,
+    ) -> Result<Record, Error> {
+        let mut record = Record::new(RecordId::parse(id)?);
+        for (key, raw) in fields {
             let Ok(name) = FieldName::parse(key) else {
                 continue;
             };
             if let Some(spec) = self.fields.get(&name) {
-                let value = normalize(&spec.field_type, spec.scale, raw)?;
+                let value = normalize(&spec.field_type, spec.scale, raw.borrow())?;
                 record.values.insert(name, value);
             }
         }

@@ -192,12 +192,9 @@ pub(crate) fn rows(projection: &Projection, page: &QueryPage) -> Result<Vec<Row>
     page.records
         .iter()
         .map(|row| {
-            let map: serde_json::Map<String, serde_json::Value> = row
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_json()))
-                .collect();
+            let fields = row.iter().map(|(k, v)| (k, v.to_json()));
             let record = projection
-                .build_record(&map)
+                .build_record_from(row.id().unwrap_or_default(), fields)
                 .map_err(|e| record_error(&projection.object, e))?;
             let stamp_ms = row
                 .get("SystemModstamp")
