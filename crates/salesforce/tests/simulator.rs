@@ -533,7 +533,6 @@ async fn describe_global_lists_the_queryable_objects() {
 }
 
 #[tokio::test]
-#[ignore = "simulator deviation: GET /sobjects/ ignores If-Modified-Since and answers 200"]
 async fn describe_global_honours_if_modified_since() {
     let harness = Harness::start().await;
     let (client, _) = harness.client().await;

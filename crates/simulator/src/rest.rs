@@ -259,10 +259,7 @@ pub fn route(call: &Call<'_>) -> Result<Reply, SimError> {
     let parts: Vec<&str> = call.path.trim_end_matches('/').split('/').collect();
     let get = call.method == Method::GET;
     match (parts.as_slice(), call.method.as_str()) {
-        (["sobjects"], "GET") => Ok(Reply::json(&crate::describe::describe_global(
-            &call.org.data.read().expect("org"),
-            call.version,
-        ))),
+        (["sobjects"], "GET") => describe_global(call),
         (["sobjects", object, "describe"], "GET") => describe(call, object),
         (["sobjects", object, "updated"], "GET") => crate::replication::updated(call, object),
         (["sobjects", object, "deleted"], "GET") => crate::replication::deleted(call, object),
@@ -282,18 +279,29 @@ pub fn route(call: &Call<'_>) -> Result<Reply, SimError> {
     }
 }
 
+/// describeGlobal answers 304 when no object's describe changed since If-Modified-Since,
+/// as sObject describe does.
+fn describe_global(call: &Call<'_>) -> Result<Reply, SimError> {
+    let org = call.org.data.read().expect("org");
+    let modified_at = org
+        .tables
+        .iter()
+        .map(|t| t.def.modified_at)
+        .max()
+        .unwrap_or(0);
+    if unmodified_since(call, modified_at) {
+        return Ok(Reply::empty(StatusCode::NOT_MODIFIED));
+    }
+    Ok(Reply::json(&crate::describe::describe_global(
+        &org,
+        call.version,
+    )))
+}
+
 fn describe(call: &Call<'_>, object: &str) -> Result<Reply, SimError> {
     let org = call.org.data.read().expect("org");
     let table = org.table(object).map_err(|_| SimError::not_found())?;
-    let since = call
-        .headers
-        .get("if-modified-since")
-        .and_then(|v| v.to_str().ok());
-    // HTTP dates have whole seconds: compare at that precision.
-    if since
-        .and_then(parse_http_date)
-        .is_some_and(|s| table.def.modified_at / 1000 <= s / 1000)
-    {
+    if unmodified_since(call, table.def.modified_at) {
         return Ok(Reply::empty(StatusCode::NOT_MODIFIED));
     }
     Ok(Reply::json(&crate::describe::describe_object(
@@ -301,6 +309,16 @@ fn describe(call: &Call<'_>, object: &str) -> Result<Reply, SimError> {
         table,
         call.version,
     )))
+}
+
+/// Whether the request's If-Modified-Since is at or after `modified_at`. HTTP dates have
+/// whole seconds: compare at that precision.
+fn unmodified_since(call: &Call<'_>, modified_at: Millis) -> bool {
+    call.headers
+        .get("if-modified-since")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_http_date)
+        .is_some_and(|since| modified_at / 1000 <= since / 1000)
 }
 
 /// Writes milliseconds as an RFC 7231 date, as in `Date` and `Last-Modified`.
