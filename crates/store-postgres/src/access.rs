@@ -11,9 +11,9 @@ use sfsync_store::{Error, Result};
 use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::error::{Context, is_foreign_key_violation, is_unique_violation};
-use crate::rows;
 use crate::tenants::UserRow;
 use sfsync_store::persisted::AsText;
+use sfsync_store::rows;
 
 pub(crate) async fn create_credential(
     pool: &PgPool,

@@ -6,8 +6,8 @@ use sfsync_store::model::{ConnectionId, OrganizationId};
 use sqlx::{FromRow, PgPool};
 
 use crate::error::Context;
-use crate::rows;
 use sfsync_store::persisted::{AsText, decode_changes, decode_schema_change};
+use sfsync_store::rows;
 
 #[derive(FromRow)]
 struct ChangeRow {

@@ -5,8 +5,8 @@ use sfsync_store::model::*;
 use sqlx::{FromRow, PgPool};
 
 use crate::error::Context;
-use crate::rows;
 use sfsync_store::persisted::AsText;
+use sfsync_store::rows;
 
 pub(crate) async fn save_run(pool: &PgPool, run: &RunRecord) -> Result<RunId> {
     let id: i64 = sqlx::query_scalar(

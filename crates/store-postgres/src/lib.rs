@@ -29,7 +29,6 @@ mod ledger;
 mod objects;
 mod open;
 mod pages;
-mod rows;
 mod store;
 mod tenants;
 mod tokens;

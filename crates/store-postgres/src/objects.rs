@@ -12,8 +12,8 @@ use sfsync_store::{Error, Result};
 use sqlx::{FromRow, PgConnection, PgPool};
 
 use crate::error::{Context, is_foreign_key_violation, not_found};
-use crate::rows;
 use sfsync_store::persisted::{decode_projection, encode_projection};
+use sfsync_store::rows;
 
 #[derive(FromRow)]
 struct ObjectRow {

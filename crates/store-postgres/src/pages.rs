@@ -14,9 +14,9 @@ use sqlx::{PgConnection, PgPool};
 
 use crate::error::{Context, not_found};
 use crate::objects;
-use crate::rows;
 use sfsync_store::persisted::encode_values;
 use sfsync_store::persisted::{AsText, decode_values, encode_changes, encode_schema_change};
+use sfsync_store::rows;
 
 const COMMIT: &str = "committing a page";
 

@@ -7,8 +7,8 @@ use sqlx::{FromRow, PgPool};
 
 use crate::error::not_found;
 use crate::error::{Context, already_exists, is_foreign_key_violation, is_unique_violation};
-use crate::rows;
 use sfsync_store::persisted::AsText;
+use sfsync_store::rows;
 
 pub(crate) async fn create_organization(
     pool: &PgPool,

@@ -28,6 +28,8 @@ pub mod model;
 // Shared with the other backends (sfsync-store-postgres): one stored form for every store.
 #[doc(hidden)]
 pub mod persisted;
+#[doc(hidden)]
+pub mod rows;
 mod sqlite;
 
 #[cfg(feature = "testsuite")]

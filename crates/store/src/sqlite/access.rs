@@ -8,11 +8,11 @@
 
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use super::rows;
 use super::tenants::{UserRow, is_foreign_key_violation, is_unique_violation};
 use crate::error::Context;
 use crate::model::*;
 use crate::persisted::AsText;
+use crate::rows;
 use crate::{Error, Result};
 
 pub(super) async fn create_credential(

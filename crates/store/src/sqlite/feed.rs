@@ -3,11 +3,11 @@
 use sfsync_core::{Change, ChangeEvent, ChangeKind, FeedCursor, ObjectName, RecordId, SchemaEvent};
 use sqlx::{FromRow, SqlitePool};
 
-use super::rows;
 use crate::Result;
 use crate::error::Context;
 use crate::model::{ConnectionId, OrganizationId};
 use crate::persisted::{AsText, decode_changes, decode_schema_change};
+use crate::rows;
 
 #[derive(FromRow)]
 struct ChangeRow {

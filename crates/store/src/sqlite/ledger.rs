@@ -2,11 +2,11 @@
 
 use sqlx::{FromRow, SqlitePool};
 
-use super::rows;
 use crate::Result;
 use crate::error::Context;
 use crate::model::*;
 use crate::persisted::AsText;
+use crate::rows;
 
 pub(super) async fn save_run(pool: &SqlitePool, run: &RunRecord) -> Result<RunId> {
     let id: i64 = sqlx::query_scalar(

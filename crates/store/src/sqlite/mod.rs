@@ -27,7 +27,6 @@ mod ledger;
 mod objects;
 mod open;
 mod pages;
-mod rows;
 mod tenants;
 mod tokens;
 

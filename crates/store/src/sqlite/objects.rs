@@ -3,11 +3,11 @@
 use sfsync_core::{ObjectName, Projection};
 use sqlx::{FromRow, SqliteConnection, SqlitePool};
 
-use super::rows;
 use super::tenants::is_foreign_key_violation;
 use crate::error::Context;
 use crate::model::*;
 use crate::persisted::{decode_projection, encode_projection};
+use crate::rows;
 use crate::{Error, Result};
 
 #[derive(FromRow)]

@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use sfsync_core::{FeedCursor, ObjectName, RecordId, Snapshot};
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::{objects, rows};
+use super::objects;
 use crate::error::Context;
 use crate::model::*;
 use crate::persisted::encode_values;
 use crate::persisted::{AsText, decode_values, encode_changes, encode_schema_change};
+use crate::rows;
 use crate::{Error, Result};
 
 const COMMIT: &str = "committing a page";

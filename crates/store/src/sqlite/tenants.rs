@@ -3,10 +3,10 @@
 use sfsync_core::OrganizationSlug;
 use sqlx::{FromRow, SqlitePool};
 
-use super::rows;
 use crate::error::Context;
 use crate::model::*;
 use crate::persisted::AsText;
+use crate::rows;
 use crate::{Error, Result};
 
 /// Whether the database refused a row for a taken unique key.
