@@ -58,13 +58,12 @@ async fn upsert_snapshots(db: &mut SqliteConnection, page: &PageCommit) -> Resul
     if page.snapshots.is_empty() {
         return Ok(());
     }
-    let batch = serde_json::Value::from_iter(page.snapshots.iter().map(|snapshot| {
-        serde_json::json!([
-            snapshot.id.as_str(),
-            i64::from(snapshot.is_deleted),
-            encode_values(&snapshot.values)
-        ])
-    }));
+    let rows: Vec<(&str, bool, String)> = page
+        .snapshots
+        .iter()
+        .map(|s| (s.id.as_str(), s.is_deleted, encode_values(&s.values)))
+        .collect();
+    let batch = json_array(&rows)?;
     // `WHERE true` resolves the parsing ambiguity SQLite documents for an upsert whose rows
     // come from a SELECT.
     sqlx::query(
@@ -75,11 +74,16 @@ async fn upsert_snapshots(db: &mut SqliteConnection, page: &PageCommit) -> Resul
     )
     .bind(page.connection.0)
     .bind(page.object.as_str())
-    .bind(batch.to_string())
+    .bind(batch)
     .execute(&mut *db)
     .await
     .context(COMMIT)?;
     Ok(())
+}
+
+/// A page's rows as one JSON array of arrays, written straight from tuples.
+fn json_array<T: serde::Serialize>(rows: &[T]) -> Result<String> {
+    serde_json::to_string(rows).map_err(|e| Error::corrupt("a page's rows", e))
 }
 
 async fn remove_snapshots(db: &mut SqliteConnection, page: &PageCommit) -> Result<()> {
@@ -111,14 +115,21 @@ async fn append_changes(
     if page.changes.is_empty() {
         return Ok(Vec::new());
     }
-    let batch = serde_json::Value::from_iter(page.changes.iter().map(|new| {
-        serde_json::json!([
-            new.change.record_id.as_str(),
-            new.change.kind.as_text(),
-            new.changed_at_ms,
-            encode_changes(&new.change.fields)
-        ])
-    }));
+    let rows: Vec<(&str, &str, i64, String)> = page
+        .changes
+        .iter()
+        .map(|new| {
+            let change = &new.change;
+            let fields = encode_changes(&change.fields);
+            (
+                change.record_id.as_str(),
+                change.kind.as_text(),
+                new.changed_at_ms,
+                fields,
+            )
+        })
+        .collect();
+    let batch = json_array(&rows)?;
     let mut inserted: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO change_events (organization_id, connection_id, object, record_id, \
             kind, changed_at_ms, detected_at_ms, fields) \
@@ -129,7 +140,7 @@ async fn append_changes(
     .bind(page.connection.0)
     .bind(page.object.as_str())
     .bind(page.detected_at_ms)
-    .bind(batch.to_string())
+    .bind(batch)
     .fetch_all(&mut *db)
     .await
     .context(COMMIT)?;
