@@ -32,13 +32,16 @@ macro_rules! lock_class {
     };
 }
 
+/// Stores a connection's sealed tokens, unless an admin disconnected it: a refresh still in
+/// flight then must not bring back the tokens the disconnect deleted.
 pub(crate) async fn save(
     db: &mut PgConnection,
     connection: ConnectionId,
     sealed: &SealedSecret,
 ) -> Result<()> {
     let saved = sqlx::query(
-        "INSERT INTO connection_tokens (connection_id, sealed) VALUES ($1, $2) \
+        "INSERT INTO connection_tokens (connection_id, sealed) SELECT $1, $2 \
+         WHERE NOT EXISTS (SELECT 1 FROM connections WHERE id = $1 AND status = 'disconnected') \
          ON CONFLICT (connection_id) DO UPDATE SET sealed = excluded.sealed",
     )
     .bind(connection.0)

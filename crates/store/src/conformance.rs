@@ -47,6 +47,7 @@ macro_rules! conformance_tests {
             a_pending_connect_is_taken_once_even_after_it_expires,
             connection_settings_start_at_the_defaults_and_survive_a_reconnect,
             disconnecting_and_keeping_data_deletes_only_the_tokens,
+            a_tick_in_flight_never_revives_a_disconnected_connection,
             disconnecting_and_deleting_data_keeps_only_the_selection,
             replacing_sealed_tokens_swaps_them_only_while_they_are_unchanged,
             recent_changes_are_newest_first_and_only_the_organizations_own,
@@ -1209,6 +1210,55 @@ async fn seed_synced_data(store: &dyn Store, tenant: &Tenant) {
         progress.maintenance.reconciled_at_ms = Some(NOW_MS - 2);
     }
     store.commit_page(&page).await.unwrap();
+}
+
+/// A tick still running when an admin disconnects may save a refreshed token, or fail its
+/// refresh (the token was revoked) and mark the connection for re-authorization: neither
+/// may undo the disconnect.
+pub async fn a_tick_in_flight_never_revives_a_disconnected_connection(store: Arc<dyn Store>) {
+    let acme = create_tenant(&*store, "acme").await;
+    let globex = create_tenant(&*store, "globex").await;
+    store
+        .disconnect(acme.connection.id, SyncedData::Keep)
+        .await
+        .unwrap();
+    for tenant in [&acme, &globex] {
+        store
+            .save_connection_status(
+                tenant.connection.id,
+                ConnectionStatus::NeedsReauthorization,
+                Some("invalid_grant: expired access/refresh token"),
+            )
+            .await
+            .unwrap();
+    }
+    let status = |c: Option<Connection>| c.map(|c| (c.status, c.status_detail));
+    let acme_now = status(store.load_connection(acme.organization.id).await.unwrap());
+    assert_eq!(acme_now, Some((ConnectionStatus::Disconnected, None)));
+    let globex_now = status(store.load_connection(globex.organization.id).await.unwrap());
+    let marked = Some("invalid_grant: expired access/refresh token".to_owned());
+    assert_eq!(
+        globex_now,
+        Some((ConnectionStatus::NeedsReauthorization, marked))
+    );
+
+    // A refresh still in flight saves rotated tokens: the disconnected connection keeps none.
+    let rotated = SealedSecret(vec![9; 48]);
+    let mut lock = store.lock_tokens(acme.connection.id).await.unwrap();
+    lock.save(&rotated).await.unwrap();
+    drop(lock);
+    assert_eq!(
+        store.load_sealed_tokens(acme.connection.id).await.unwrap(),
+        None
+    );
+
+    // An admin's reconnect, and any other status, still apply.
+    store
+        .save_connection_status(acme.connection.id, ConnectionStatus::Active, None)
+        .await
+        .unwrap();
+    let acme_now = status(store.load_connection(acme.organization.id).await.unwrap());
+    assert_eq!(acme_now, Some((ConnectionStatus::Active, None)));
 }
 
 /// Disconnecting and keeping the data deletes the tokens and marks the connection

@@ -98,7 +98,9 @@ pub trait Store: Send + Sync {
     /// Every connection, for the scheduler.
     async fn load_connections(&self) -> Result<Vec<Connection>>;
 
-    /// Sets a connection's status and the detail shown on the admin's card.
+    /// Sets a connection's status and the detail shown on the admin's card. A disconnected
+    /// connection is never marked [`ConnectionStatus::NeedsReauthorization`]: that comes from
+    /// a tick still in flight when an admin disconnected, and must not undo the disconnect.
     async fn save_connection_status(
         &self,
         connection: ConnectionId,
@@ -107,7 +109,9 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
 
     /// Stores a connection's sealed tokens, replacing earlier ones. A refresh that may rotate
-    /// the refresh token goes through [`Store::lock_tokens`] instead.
+    /// the refresh token goes through [`Store::lock_tokens`] instead. A disconnected
+    /// connection keeps no tokens: a save for it (from a refresh still in flight when an
+    /// admin disconnected) stores nothing.
     async fn save_sealed_tokens(
         &self,
         connection: ConnectionId,

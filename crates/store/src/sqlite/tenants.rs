@@ -304,19 +304,38 @@ pub(super) async fn load_connections(pool: &SqlitePool) -> Result<Vec<Connection
         .collect()
 }
 
+/// The condition under which a status write leaves the row alone: a connection an admin
+/// disconnected is not marked for re-authorization by a tick that was still in flight (its
+/// refresh fails because the disconnect revoked the token).
+macro_rules! kept_disconnected {
+    ($status:literal) => {
+        concat!(
+            "status = 'disconnected' AND ",
+            $status,
+            " = 'needs_reauthorization'"
+        )
+    };
+}
+
 pub(super) async fn save_connection_status(
     pool: &SqlitePool,
     connection: ConnectionId,
     status: ConnectionStatus,
     detail: Option<&str>,
 ) -> Result<()> {
-    let done = sqlx::query("UPDATE connections SET status = ?, status_detail = ? WHERE id = ?")
-        .bind(status.as_text())
-        .bind(detail)
-        .bind(connection.0)
-        .execute(pool)
-        .await
-        .context("saving a connection status")?;
+    let done = sqlx::query(concat!(
+        "UPDATE connections SET status = CASE WHEN ",
+        kept_disconnected!("?1"),
+        " THEN status ELSE ?1 END, status_detail = CASE WHEN ",
+        kept_disconnected!("?1"),
+        " THEN status_detail ELSE ?2 END WHERE id = ?3"
+    ))
+    .bind(status.as_text())
+    .bind(detail)
+    .bind(connection.0)
+    .execute(pool)
+    .await
+    .context("saving a connection status")?;
     if done.rows_affected() == 0 {
         return Err(Error::NotFound {
             what: format!("connection {connection}"),

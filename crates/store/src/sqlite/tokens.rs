@@ -9,13 +9,16 @@ use crate::error::Context;
 use crate::model::{ConnectionId, SealedSecret};
 use crate::{Error, Result, TokenLock};
 
+/// Stores a connection's sealed tokens, unless an admin disconnected it: a refresh still in
+/// flight then must not bring back the tokens the disconnect deleted.
 pub(super) async fn save(
     db: &mut SqliteConnection,
     connection: ConnectionId,
     sealed: &SealedSecret,
 ) -> Result<()> {
     let saved = sqlx::query(
-        "INSERT INTO connection_tokens (connection_id, sealed) VALUES (?, ?) \
+        "INSERT INTO connection_tokens (connection_id, sealed) SELECT ?1, ?2 \
+         WHERE NOT EXISTS (SELECT 1 FROM connections WHERE id = ?1 AND status = 'disconnected') \
          ON CONFLICT (connection_id) DO UPDATE SET sealed = excluded.sealed",
     )
     .bind(connection.0)
