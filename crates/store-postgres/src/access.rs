@@ -7,13 +7,12 @@
 //! that reads it, so two racing requests cannot both use it.
 
 use sfsync_store::model::*;
+use sfsync_store::rows::{PendingRow, UserRow};
 use sfsync_store::{Error, Result};
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 
 use crate::error::{Context, is_foreign_key_violation, is_unique_violation};
-use crate::tenants::UserRow;
 use sfsync_store::persisted::AsText;
-use sfsync_store::rows;
 
 pub(crate) async fn create_credential(
     pool: &PgPool,
@@ -134,40 +133,6 @@ async fn load_user_with(db: &mut PgConnection, user: UserId) -> Result<Option<Us
             .await
             .context("loading a user")?;
     found.map(UserRow::into_user).transpose()
-}
-
-#[derive(FromRow)]
-struct PendingRow {
-    state_sha256: Vec<u8>,
-    organization_id: i64,
-    user_id: i64,
-    session_sha256: Option<Vec<u8>>,
-    environment: String,
-    login_url: String,
-    sealed_verifier: Vec<u8>,
-    created_at_ms: i64,
-    expires_at_ms: i64,
-}
-
-impl PendingRow {
-    fn into_pending(self) -> Result<PendingConnect> {
-        const WHAT: &str = "pending connect";
-        let session = self
-            .session_sha256
-            .map(|bytes| rows::token_hash(&bytes, WHAT))
-            .transpose()?;
-        Ok(PendingConnect {
-            state_hash: rows::token_hash(&self.state_sha256, WHAT)?,
-            organization: OrganizationId(self.organization_id),
-            user: UserId(self.user_id),
-            session,
-            environment: Environment::from_text(&self.environment)?,
-            login_url: self.login_url,
-            sealed_verifier: SealedSecret(self.sealed_verifier),
-            created_at_ms: self.created_at_ms,
-            expires_at_ms: self.expires_at_ms,
-        })
-    }
 }
 
 pub(crate) async fn create_pending_connect(pool: &PgPool, pending: &PendingConnect) -> Result<()> {

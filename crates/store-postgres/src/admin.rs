@@ -2,8 +2,9 @@
 //! it, re-sealing every token under a new master key, and the organization's audit log.
 
 use sfsync_store::model::*;
+use sfsync_store::rows::AuditRow;
 use sfsync_store::{Error, Result};
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 
 use crate::error::{Context, corrupt, is_foreign_key_violation};
 use sfsync_store::persisted::AsText;
@@ -182,15 +183,6 @@ pub(crate) async fn save_audit(pool: &PgPool, entry: &AuditEntry) -> Result<()> 
     }
 }
 
-#[derive(FromRow)]
-struct AuditRow {
-    organization_id: i64,
-    user_id: Option<i64>,
-    action: String,
-    detail: String,
-    at_ms: i64,
-}
-
 pub(crate) async fn load_audit(
     pool: &PgPool,
     organization: OrganizationId,
@@ -205,14 +197,5 @@ pub(crate) async fn load_audit(
     .fetch_all(pool)
     .await
     .context("loading the audit log")?;
-    Ok(found
-        .into_iter()
-        .map(|row| AuditEntry {
-            organization: OrganizationId(row.organization_id),
-            user: row.user_id.map(UserId),
-            action: row.action,
-            detail: row.detail,
-            at_ms: row.at_ms,
-        })
-        .collect())
+    Ok(found.into_iter().map(AuditRow::into_entry).collect())
 }

@@ -1,25 +1,14 @@
 //! The change log and the schema events, read back in the order they were committed.
 
-use sfsync_core::{Change, ChangeEvent, ChangeKind, FeedCursor, ObjectName, RecordId, SchemaEvent};
+use sfsync_core::{ChangeEvent, FeedCursor, ObjectName, RecordId, SchemaEvent};
 use sfsync_store::Result;
 use sfsync_store::model::{ConnectionId, OrganizationId};
-use sqlx::{FromRow, PgPool};
+use sfsync_store::rows::ChangeRow;
+use sqlx::PgPool;
 
 use crate::error::Context;
-use sfsync_store::persisted::{AsText, decode_changes, decode_schema_change};
+use sfsync_store::persisted::decode_schema_change;
 use sfsync_store::rows;
-
-#[derive(FromRow)]
-struct ChangeRow {
-    cursor: i64,
-    slug: String,
-    object: String,
-    record_id: String,
-    kind: String,
-    changed_at_ms: i64,
-    detected_at_ms: i64,
-    fields: String,
-}
 
 /// Selects [`ChangeRow`]s from `change_events e`, up to the `WHERE`; a literal, so that
 /// queries stay `&'static str`.
@@ -29,24 +18,6 @@ macro_rules! select_changes {
             e.detected_at_ms, e.fields \
          FROM change_events e JOIN organizations o ON o.id = e.organization_id "
     };
-}
-
-impl ChangeRow {
-    fn into_event(self) -> Result<ChangeEvent> {
-        let cursor = self.cursor;
-        Ok(ChangeEvent {
-            cursor: FeedCursor(rows::count(cursor, "change event cursor")?),
-            organization: rows::slug(&self.slug)?,
-            object: rows::object_name(&self.object, "change_events")?,
-            changed_at_ms: self.changed_at_ms,
-            detected_at_ms: self.detected_at_ms,
-            change: Change {
-                record_id: rows::record_id(&self.record_id, "change_events")?,
-                kind: ChangeKind::from_text(&self.kind)?,
-                fields: decode_changes(&self.fields, || format!("change event {cursor}"))?,
-            },
-        })
-    }
 }
 
 pub(crate) async fn load_changes(

@@ -2,7 +2,8 @@
 
 use sfsync_store::Result;
 use sfsync_store::model::*;
-use sqlx::{FromRow, PgPool};
+use sfsync_store::rows::RunRow;
+use sqlx::PgPool;
 
 use crate::error::Context;
 use sfsync_store::persisted::AsText;
@@ -27,35 +28,6 @@ pub(crate) async fn save_run(pool: &PgPool, run: &RunRecord) -> Result<RunId> {
     .await
     .context("saving a run")?;
     Ok(RunId(id))
-}
-
-#[derive(FromRow)]
-struct RunRow {
-    connection_id: i64,
-    object: String,
-    started_at_ms: i64,
-    finished_at_ms: i64,
-    records_read: i64,
-    events: i64,
-    api_calls: i64,
-    outcome: String,
-    error: Option<String>,
-}
-
-impl RunRow {
-    fn into_run(self) -> Result<RunRecord> {
-        Ok(RunRecord {
-            connection: ConnectionId(self.connection_id),
-            object: rows::object_name(&self.object, "runs")?,
-            started_at_ms: self.started_at_ms,
-            finished_at_ms: self.finished_at_ms,
-            records_read: rows::count(self.records_read, "run records read")?,
-            events: rows::count(self.events, "run events")?,
-            api_calls: rows::count(self.api_calls, "run api calls")?,
-            outcome: RunOutcome::from_text(&self.outcome)?,
-            error: self.error,
-        })
-    }
 }
 
 pub(crate) async fn load_runs(

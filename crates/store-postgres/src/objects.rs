@@ -8,72 +8,12 @@
 
 use sfsync_core::{ObjectName, Projection};
 use sfsync_store::model::*;
+use sfsync_store::rows::ObjectRow;
 use sfsync_store::{Error, Result};
-use sqlx::{FromRow, PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool};
 
 use crate::error::{Context, is_foreign_key_violation, not_found};
-use sfsync_store::persisted::{decode_projection, encode_projection};
-use sfsync_store::rows;
-
-#[derive(FromRow)]
-struct ObjectRow {
-    connection_id: i64,
-    object: String,
-    selected: bool,
-    projection: Option<String>,
-    describe_fetched_at_ms: Option<i64>,
-    cursor_stamp_ms: Option<i64>,
-    cursor_id: Option<String>,
-    load_last_id: Option<String>,
-    load_done: bool,
-    deletes_covered_to_ms: Option<i64>,
-    formulas_refreshed_at_ms: Option<i64>,
-    reconciled_at_ms: Option<i64>,
-    last_run_at_ms: Option<i64>,
-    last_error: Option<String>,
-    next_run_at_ms: Option<i64>,
-    lease_epoch: i64,
-}
-
-impl ObjectRow {
-    fn into_state(self) -> Result<ObjectState> {
-        let object = rows::object_name(&self.object, "objects")?;
-        let projection = self
-            .projection
-            .map(|text| decode_projection(&object, &text))
-            .transpose()?;
-        let cursor = rows::cursor(self.cursor_stamp_ms, self.cursor_id.as_deref(), &object)?;
-        let last_id = self
-            .load_last_id
-            .map(|id| rows::record_id(&id, "objects"))
-            .transpose()?;
-        Ok(ObjectState {
-            connection: ConnectionId(self.connection_id),
-            object,
-            selected: self.selected,
-            projection,
-            describe_fetched_at_ms: self.describe_fetched_at_ms,
-            progress: ObjectProgress {
-                cursor,
-                load: LoadProgress {
-                    last_id,
-                    done: self.load_done,
-                },
-                maintenance: Maintenance {
-                    deletes_covered_to_ms: self.deletes_covered_to_ms,
-                    formulas_refreshed_at_ms: self.formulas_refreshed_at_ms,
-                    reconciled_at_ms: self.reconciled_at_ms,
-                },
-            },
-            schedule: ObjectSchedule {
-                last_run_at_ms: self.last_run_at_ms,
-                last_error: self.last_error,
-                next_run_at_ms: self.next_run_at_ms,
-            },
-            lease_epoch: self.lease_epoch,
-        })
-    }
-}
+use sfsync_store::persisted::encode_projection;
 
 /// The columns of [`ObjectRow`], as a literal so that queries stay `&'static str`.
 macro_rules! object_columns {

@@ -3,7 +3,8 @@
 use sfsync_core::OrganizationSlug;
 use sfsync_store::Result;
 use sfsync_store::model::*;
-use sqlx::{FromRow, PgPool};
+use sfsync_store::rows::{ConnectionRow, UserRow};
+use sqlx::PgPool;
 
 use crate::error::not_found;
 use crate::error::{Context, already_exists, is_foreign_key_violation, is_unique_violation};
@@ -68,26 +69,6 @@ fn organization_from(row: Option<(i64, String, i64)>) -> Result<Option<Organizat
         })
     })
     .transpose()
-}
-
-/// A `users` row, as selected by `id, organization_id, email, role`.
-#[derive(FromRow)]
-pub(crate) struct UserRow {
-    id: i64,
-    organization_id: i64,
-    email: String,
-    role: String,
-}
-
-impl UserRow {
-    pub(crate) fn into_user(self) -> Result<User> {
-        Ok(User {
-            id: UserId(self.id),
-            organization: OrganizationId(self.organization_id),
-            email: self.email,
-            role: Role::from_text(&self.role)?,
-        })
-    }
 }
 
 pub(crate) async fn create_user(
@@ -168,41 +149,6 @@ pub(crate) async fn load_user_by_token(pool: &PgPool, hash: &TokenHash) -> Resul
     .await
     .context("loading a user by api token")?;
     user.map(UserRow::into_user).transpose()
-}
-
-#[derive(FromRow)]
-struct ConnectionRow {
-    id: i64,
-    organization_id: i64,
-    environment: String,
-    login_url: String,
-    instance_url: String,
-    salesforce_org_id: String,
-    salesforce_username: String,
-    connected_by: i64,
-    connected_at_ms: i64,
-    status: String,
-    status_detail: Option<String>,
-}
-
-impl ConnectionRow {
-    fn into_connection(self) -> Result<Connection> {
-        Ok(Connection {
-            id: ConnectionId(self.id),
-            details: NewConnection {
-                organization: OrganizationId(self.organization_id),
-                environment: Environment::from_text(&self.environment)?,
-                login_url: self.login_url,
-                instance_url: self.instance_url,
-                salesforce_org_id: self.salesforce_org_id,
-                salesforce_username: self.salesforce_username,
-                connected_by: UserId(self.connected_by),
-                connected_at_ms: self.connected_at_ms,
-            },
-            status: ConnectionStatus::from_text(&self.status)?,
-            status_detail: self.status_detail,
-        })
-    }
 }
 
 /// The columns of [`ConnectionRow`], as a literal so that queries stay `&'static str`.

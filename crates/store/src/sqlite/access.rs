@@ -6,13 +6,13 @@
 //! works once (a sign-in link, a pending connect's `state`) is deleted by the transaction
 //! that reads it, so two racing requests cannot both use it.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use crate::rows::{PendingRow, UserRow};
+use sqlx::{SqliteConnection, SqlitePool};
 
-use super::tenants::{UserRow, is_foreign_key_violation, is_unique_violation};
+use super::tenants::{is_foreign_key_violation, is_unique_violation};
 use crate::error::Context;
 use crate::model::*;
 use crate::persisted::AsText;
-use crate::rows;
 use crate::{Error, Result};
 
 pub(super) async fn create_credential(
@@ -124,40 +124,6 @@ async fn load_user_with(db: &mut SqliteConnection, user: UserId) -> Result<Optio
             .await
             .context("loading a user")?;
     found.map(UserRow::into_user).transpose()
-}
-
-#[derive(FromRow)]
-struct PendingRow {
-    state_sha256: Vec<u8>,
-    organization_id: i64,
-    user_id: i64,
-    session_sha256: Option<Vec<u8>>,
-    environment: String,
-    login_url: String,
-    sealed_verifier: Vec<u8>,
-    created_at_ms: i64,
-    expires_at_ms: i64,
-}
-
-impl PendingRow {
-    fn into_pending(self) -> Result<PendingConnect> {
-        const WHAT: &str = "pending connect";
-        let session = self
-            .session_sha256
-            .map(|bytes| rows::token_hash(&bytes, WHAT))
-            .transpose()?;
-        Ok(PendingConnect {
-            state_hash: rows::token_hash(&self.state_sha256, WHAT)?,
-            organization: OrganizationId(self.organization_id),
-            user: UserId(self.user_id),
-            session,
-            environment: Environment::from_text(&self.environment)?,
-            login_url: self.login_url,
-            sealed_verifier: SealedSecret(self.sealed_verifier),
-            created_at_ms: self.created_at_ms,
-            expires_at_ms: self.expires_at_ms,
-        })
-    }
 }
 
 pub(super) async fn create_pending_connect(

@@ -1,7 +1,8 @@
 //! What admins do to a connection beside syncing it: its polling settings, disconnecting
 //! it, re-sealing every token under a new master key, and the organization's audit log.
 
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use crate::rows::AuditRow;
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::tenants::is_foreign_key_violation;
 use crate::error::Context;
@@ -182,15 +183,6 @@ pub(super) async fn save_audit(pool: &SqlitePool, entry: &AuditEntry) -> Result<
     }
 }
 
-#[derive(FromRow)]
-struct AuditRow {
-    organization_id: i64,
-    user_id: Option<i64>,
-    action: String,
-    detail: String,
-    at_ms: i64,
-}
-
 pub(super) async fn load_audit(
     pool: &SqlitePool,
     organization: OrganizationId,
@@ -205,14 +197,5 @@ pub(super) async fn load_audit(
     .fetch_all(pool)
     .await
     .context("loading the audit log")?;
-    Ok(found
-        .into_iter()
-        .map(|row| AuditEntry {
-            organization: OrganizationId(row.organization_id),
-            user: row.user_id.map(UserId),
-            action: row.action,
-            detail: row.detail,
-            at_ms: row.at_ms,
-        })
-        .collect())
+    Ok(found.into_iter().map(AuditRow::into_entry).collect())
 }

@@ -1,74 +1,14 @@
 //! Per-object state: selection, projection, progress, schedule and lease.
 
+use crate::rows::ObjectRow;
 use sfsync_core::{ObjectName, Projection};
-use sqlx::{FromRow, SqliteConnection, SqlitePool};
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::tenants::is_foreign_key_violation;
 use crate::error::Context;
 use crate::model::*;
-use crate::persisted::{decode_projection, encode_projection};
-use crate::rows;
+use crate::persisted::encode_projection;
 use crate::{Error, Result};
-
-#[derive(FromRow)]
-struct ObjectRow {
-    connection_id: i64,
-    object: String,
-    selected: bool,
-    projection: Option<String>,
-    describe_fetched_at_ms: Option<i64>,
-    cursor_stamp_ms: Option<i64>,
-    cursor_id: Option<String>,
-    load_last_id: Option<String>,
-    load_done: bool,
-    deletes_covered_to_ms: Option<i64>,
-    formulas_refreshed_at_ms: Option<i64>,
-    reconciled_at_ms: Option<i64>,
-    last_run_at_ms: Option<i64>,
-    last_error: Option<String>,
-    next_run_at_ms: Option<i64>,
-    lease_epoch: i64,
-}
-
-impl ObjectRow {
-    fn into_state(self) -> Result<ObjectState> {
-        let object = rows::object_name(&self.object, "objects")?;
-        let projection = self
-            .projection
-            .map(|text| decode_projection(&object, &text))
-            .transpose()?;
-        let cursor = rows::cursor(self.cursor_stamp_ms, self.cursor_id.as_deref(), &object)?;
-        let last_id = self
-            .load_last_id
-            .map(|id| rows::record_id(&id, "objects"))
-            .transpose()?;
-        Ok(ObjectState {
-            connection: ConnectionId(self.connection_id),
-            object,
-            selected: self.selected,
-            projection,
-            describe_fetched_at_ms: self.describe_fetched_at_ms,
-            progress: ObjectProgress {
-                cursor,
-                load: LoadProgress {
-                    last_id,
-                    done: self.load_done,
-                },
-                maintenance: Maintenance {
-                    deletes_covered_to_ms: self.deletes_covered_to_ms,
-                    formulas_refreshed_at_ms: self.formulas_refreshed_at_ms,
-                    reconciled_at_ms: self.reconciled_at_ms,
-                },
-            },
-            schedule: ObjectSchedule {
-                last_run_at_ms: self.last_run_at_ms,
-                last_error: self.last_error,
-                next_run_at_ms: self.next_run_at_ms,
-            },
-            lease_epoch: self.lease_epoch,
-        })
-    }
-}
 
 /// Creates the object's state row if it is missing.
 pub(super) async fn ensure(
