@@ -85,8 +85,11 @@ pub fn select_rows(
         ),
         None => Box::new(table.rows.values()),
     };
-    let unordered = query.order_by.is_empty();
-    let cap = match (unordered, query.limit) {
+    // Records are held in Id order: a query without ORDER BY, or ordered by Id, is served in
+    // scan order, so its LIMIT stops the scan as Salesforce's Id index would, instead of
+    // every keyset page scanning and sorting the rest of the table.
+    let in_scan_order = query.order_by.is_empty() || query.ordered_by_id();
+    let cap = match (in_scan_order, query.limit) {
         (true, Some(limit)) => Some(limit as usize + query.offset.unwrap_or(0) as usize),
         _ => None,
     };
@@ -97,13 +100,12 @@ pub fn select_rows(
         }
         if query.matches(&RecordRow::new(org, table, record, now)) {
             rows.push(record.clone());
-            // Without ORDER BY rows come in Id order, so a LIMIT can stop the scan early.
             if cap.is_some_and(|c| rows.len() >= c) {
                 break;
             }
         }
     }
-    if !unordered {
+    if !in_scan_order {
         rows.sort_by(|a, b| {
             query.compare(
                 &RecordRow::new(org, table, a, now),

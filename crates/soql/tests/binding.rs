@@ -403,6 +403,17 @@ fn the_id_lower_bound_comes_from_a_top_level_conjunct() {
 }
 
 #[test]
+fn only_an_ascending_order_on_the_record_s_own_id_counts_as_id_order() {
+    let ordered = |order: &str| bound(&format!("SELECT Id FROM Account {order}")).ordered_by_id();
+    assert!(ordered("ORDER BY Id"));
+    assert!(ordered("ORDER BY Id ASC NULLS LAST, Name"));
+    assert!(!ordered("ORDER BY Id DESC"));
+    assert!(!ordered("ORDER BY Name, Id"));
+    assert!(!ordered("ORDER BY ParentId"));
+    assert!(!ordered(""));
+}
+
+#[test]
 fn a_hidden_field_is_indistinguishable_from_a_missing_one() {
     // The test catalog hides nothing, so hide by asking for a field it does not list.
     let error = refused("SELECT Id, Secret__c FROM Account", ErrorCode::InvalidField);

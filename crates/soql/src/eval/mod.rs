@@ -32,6 +32,15 @@ impl BoundQuery {
             .unwrap_or(Ordering::Equal)
     }
 
+    /// Whether `ORDER BY` asks for ascending order of the queried object's own Id, the order
+    /// in which the simulator holds records, so that a scan in that order needs no sort and
+    /// can stop at `LIMIT`. Ids are unique, so keys after the Id never matter.
+    pub fn ordered_by_id(&self) -> bool {
+        self.order_by.first().is_some_and(|key| {
+            key.path.hops.is_empty() && key.path.field.kind == FieldKind::Id && !key.descending
+        })
+    }
+
     /// The tightest top-level `Id > 'x'` / `Id >= 'x'` conjunct, so that the simulator can
     /// start an Id-ordered scan there. Returns the literal and whether it is inclusive.
     /// It is a lower bound only: rows must still pass [`BoundQuery::matches`].
