@@ -141,6 +141,18 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The first snapshot of a record that sfsync never held, such as one read by the
+    /// initial load: the record's values as they are, since
+    /// [`Projection::build_record_from`] keeps only projected fields. It equals
+    /// [`Snapshot::next`] without a `before`, without copying every value a second time.
+    pub fn baseline(record: Record, is_deleted: bool) -> Self {
+        Self {
+            id: record.id,
+            values: record.values,
+            is_deleted,
+        }
+    }
+
     /// The snapshot to hold after reading `after`: its projected values over those of
     /// `before`, with fields that left the projection dropped, so a field that comes back
     /// later is backfilled rather than compared with a stale value.
@@ -208,6 +220,14 @@ mod tests {
     fn a_row_without_a_valid_id_is_an_error() {
         let row = json!({"Amount": 1});
         assert!(projection().build_record(row.as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn a_baseline_is_the_next_snapshot_of_nothing() {
+        let row = json!({"Id": "006000000000001", "Amount": 2, "StageName": "Won", "X__c": 1});
+        let record = projection().build_record(row.as_object().unwrap()).unwrap();
+        let next = Snapshot::next(None, &record, true, &projection());
+        assert_eq!(Snapshot::baseline(record, true), next);
     }
 
     #[test]

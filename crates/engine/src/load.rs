@@ -11,8 +11,10 @@
 //! carries each page into SQLite (BENCHMARKS.md), which a leaner value path would remove.
 
 use sfsync_core::{Cursor, Projection, RecordId, Snapshot};
-use sfsync_salesforce::QueryOptions;
+use sfsync_salesforce::{QueryOptions, QueryPage, SalesforceClient};
 use sfsync_store::{LoadProgress, Maintenance, ObjectProgress, PageCommit};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use crate::error::Error;
 use crate::plan;
@@ -49,56 +51,40 @@ impl ObjectRun<'_> {
         Ok(())
     }
 
-    /// Reads and commits page after page. The next page is fetched and turned into
-    /// snapshots on another task while the current one commits: its query needs only the
-    /// current page's last Id, and commits stay one at a time and in order, so a crash still
-    /// leaves the load at a committed page.
+    /// Reads and commits page after page, in three stages that overlap: one task reads the
+    /// keyset pages (a page's query needs only the previous page's last Id), a second turns
+    /// each page into baseline snapshots, and this one commits them, one at a time and in
+    /// order, so a crash still leaves the load at a committed page. One-page queues between
+    /// the stages bound what is held in memory; the stages stop when this function returns.
     async fn load_pages(
         &self,
         projection: &Projection,
         progress: &mut ObjectProgress,
         report: &mut RunReport,
     ) -> Result<(), Error> {
-        let mut page = self.spawn_load_page(projection, progress).await?;
-        loop {
-            let commit = self.load_commit(projection, progress, page, report);
+        let mut stages = JoinSet::new();
+        let (pages_out, pages) = mpsc::channel(1);
+        let (baselines_out, mut baselines) = mpsc::channel(1);
+        stages.spawn(read_pages(
+            self.client.clone(),
+            projection.clone(),
+            progress.load.last_id.clone(),
+            self.settings.load_page,
+            pages_out,
+        ));
+        stages.spawn(make_baselines(projection.clone(), pages, baselines_out));
+        while let Some(snapshots) = baselines.recv().await {
+            let commit = self.load_commit(projection, progress, snapshots?, report);
+            self.store.commit_page(&commit).await?;
+            (self.on_progress)(&projection.object, report);
             if progress.load.done {
-                self.store.commit_page(&commit).await?;
-                (self.on_progress)(&projection.object, report);
                 return Ok(());
             }
-            let next = self.spawn_load_page(projection, progress);
-            let (committed, fetched) = tokio::join!(self.store.commit_page(&commit), next);
-            committed?;
-            (self.on_progress)(&projection.object, report);
-            page = fetched?;
         }
-    }
-
-    /// The keyset page after the load's position as baseline snapshots, fetched and built on
-    /// its own task so that this work runs beside the current page's commit.
-    async fn spawn_load_page(
-        &self,
-        projection: &Projection,
-        progress: &ObjectProgress,
-    ) -> Result<Vec<Snapshot>, Error> {
-        let soql = plan::initial_load(
-            projection,
-            progress.load.last_id.as_ref(),
-            self.settings.load_page,
-        );
-        let client = self.client.clone();
-        let projection = projection.clone();
-        let task = tokio::spawn(async move {
-            let page = client
-                .fetch_first_page(&soql, QueryOptions::default())
-                .await?;
-            let rows = crate::run::rows(&projection, &page)?;
-            let baseline = |row: &Row| Snapshot::next(None, &row.record, false, &projection);
-            Ok::<_, Error>(rows.iter().map(baseline).collect())
-        });
-        task.await
-            .map_err(|e| Error::Task(format!("reading a load page: {e}")))?
+        Err(Error::Task(format!(
+            "the load of {} stopped before its last page",
+            projection.object
+        )))
     }
 
     /// The commit of a load page: its snapshots and the load's new position.
@@ -121,6 +107,69 @@ impl ObjectRun<'_> {
         let mut commit = self.page(&projection.object, Some(progress));
         commit.snapshots = snapshots;
         commit
+    }
+}
+
+/// Reads keyset pages from `after` until a short page, the load's last, and queues each
+/// one; stops at the first error, after queueing it, or when nobody takes the pages.
+async fn read_pages(
+    client: SalesforceClient,
+    projection: Projection,
+    mut after: Option<RecordId>,
+    page_size: u32,
+    out: mpsc::Sender<Result<QueryPage, Error>>,
+) {
+    loop {
+        let read = read_page(&client, &projection, after.as_ref(), page_size).await;
+        let next = match &read {
+            Ok((page, last)) if page.records.len() as u32 >= page_size => last.clone(),
+            _ => None,
+        };
+        if out.send(read.map(|(page, _)| page)).await.is_err() {
+            return;
+        }
+        match next {
+            Some(last) => after = Some(last),
+            None => return,
+        }
+    }
+}
+
+/// The keyset page after `after`, with the Id of its last record (`None` when it is empty).
+async fn read_page(
+    client: &SalesforceClient,
+    projection: &Projection,
+    after: Option<&RecordId>,
+    page_size: u32,
+) -> Result<(QueryPage, Option<RecordId>), Error> {
+    let soql = plan::initial_load(projection, after, page_size);
+    let page = client
+        .fetch_first_page(&soql, QueryOptions::default())
+        .await?;
+    let last = page
+        .records
+        .last()
+        .map(|row| RecordId::parse(row.id().unwrap_or_default()))
+        .transpose()
+        .map_err(|e| crate::run::record_error(&projection.object, e))?;
+    Ok((page, last))
+}
+
+/// Turns each queued page into the baseline snapshots of its records, in order.
+async fn make_baselines(
+    projection: Projection,
+    mut pages: mpsc::Receiver<Result<QueryPage, Error>>,
+    out: mpsc::Sender<Result<Vec<Snapshot>, Error>>,
+) {
+    while let Some(page) = pages.recv().await {
+        let baselines = page.and_then(|page| {
+            let rows = crate::run::rows(&projection, &page)?;
+            let baseline = |row: Row| Snapshot::baseline(row.record, false);
+            Ok(rows.into_iter().map(baseline).collect())
+        });
+        if out.send(baselines).await.is_err() {
+            return;
+        }
     }
 }
 
