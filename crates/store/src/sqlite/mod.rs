@@ -23,6 +23,7 @@
 mod access;
 mod admin;
 mod feed;
+mod jsonb;
 mod ledger;
 mod objects;
 mod open;

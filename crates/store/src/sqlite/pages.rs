@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sfsync_core::{FeedCursor, ObjectName, RecordId, Snapshot};
 use sqlx::{SqliteConnection, SqlitePool};
 
-use super::objects;
+use super::{jsonb, objects};
 use crate::error::Context;
 use crate::model::*;
 use crate::persisted::encode_values;
@@ -49,7 +49,7 @@ async fn organization_of(db: &mut SqliteConnection, connection: ConnectionId) ->
         })
 }
 
-// Each of the next three writes a whole page in one statement, its rows passed as one JSON
+// Each of the next three writes a whole page in one statement, its rows passed as one JSONB
 // array and unrolled by `json_each`: statement by statement, sqlx hands every call to its
 // SQLite worker thread and waits for the answer, and at a row per statement those round
 // trips, not SQLite, were most of an initial load's time.
@@ -58,12 +58,13 @@ async fn upsert_snapshots(db: &mut SqliteConnection, page: &PageCommit) -> Resul
     if page.snapshots.is_empty() {
         return Ok(());
     }
-    let rows: Vec<(&str, bool, String)> = page
-        .snapshots
-        .iter()
-        .map(|s| (s.id.as_str(), s.is_deleted, encode_values(&s.values)))
-        .collect();
-    let batch = json_array(&rows)?;
+    let mut rows = jsonb::Rows::default();
+    for snapshot in &page.snapshots {
+        rows.text(snapshot.id.as_str())
+            .bool(snapshot.is_deleted)
+            .text(&encode_values(&snapshot.values))
+            .end_row();
+    }
     // `WHERE true` resolves the parsing ambiguity SQLite documents for an upsert whose rows
     // come from a SELECT.
     sqlx::query(
@@ -74,16 +75,11 @@ async fn upsert_snapshots(db: &mut SqliteConnection, page: &PageCommit) -> Resul
     )
     .bind(page.connection.0)
     .bind(page.object.as_str())
-    .bind(batch)
+    .bind(rows.finish())
     .execute(&mut *db)
     .await
     .context(COMMIT)?;
     Ok(())
-}
-
-/// A page's rows as one JSON array of arrays, written straight from tuples.
-fn json_array<T: serde::Serialize>(rows: &[T]) -> Result<String> {
-    serde_json::to_string(rows).map_err(|e| Error::corrupt("a page's rows", e))
 }
 
 async fn remove_snapshots(db: &mut SqliteConnection, page: &PageCommit) -> Result<()> {
@@ -115,21 +111,15 @@ async fn append_changes(
     if page.changes.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(&str, &str, i64, String)> = page
-        .changes
-        .iter()
-        .map(|new| {
-            let change = &new.change;
-            let fields = encode_changes(&change.fields);
-            (
-                change.record_id.as_str(),
-                change.kind.as_text(),
-                new.changed_at_ms,
-                fields,
-            )
-        })
-        .collect();
-    let batch = json_array(&rows)?;
+    let mut rows = jsonb::Rows::default();
+    for new in &page.changes {
+        let change = &new.change;
+        rows.text(change.record_id.as_str())
+            .text(change.kind.as_text())
+            .int(new.changed_at_ms)
+            .text(&encode_changes(&change.fields))
+            .end_row();
+    }
     let mut inserted: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO change_events (organization_id, connection_id, object, record_id, \
             kind, changed_at_ms, detected_at_ms, fields) \
@@ -140,7 +130,7 @@ async fn append_changes(
     .bind(page.connection.0)
     .bind(page.object.as_str())
     .bind(page.detected_at_ms)
-    .bind(batch)
+    .bind(rows.finish())
     .fetch_all(&mut *db)
     .await
     .context(COMMIT)?;
