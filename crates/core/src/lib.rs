@@ -33,5 +33,5 @@ pub use diff::{Change, ChangeKind, FieldChange, diff};
 pub use error::{Error, ValueError};
 pub use event::{ChangeEvent, FeedCursor, SchemaChange, SchemaEvent, plan_schema_changes};
 pub use ids::{FieldName, ObjectName, OrganizationSlug, RecordId};
-pub use record::{FieldSpec, Projection, Record, Snapshot};
+pub use record::{Columns, FieldSpec, Projection, Record, Snapshot};
 pub use value::{FieldType, FieldValue, normalize};

@@ -89,7 +89,7 @@ impl Projection {
     }
 
     /// Builds a record from its Id and its fields as they come, without first gathering
-    /// them into a map (the query path hands them over one by one).
+    /// them into a map.
     pub fn build_record_from<'a, V: std::borrow::Borrow<Value>>(
         &self,
         id: &str,
@@ -106,6 +106,64 @@ impl Projection {
             }
         }
         Ok(record)
+    }
+
+    /// The projected fields among `names`, the field names of rows that all carry the same
+    /// ones in the same order, as the rows of a query page do: looked up once for the page
+    /// rather than name by name in every row.
+    pub fn columns<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Columns<'_> {
+        let mut slots: Vec<_> = names
+            .into_iter()
+            .enumerate()
+            .filter_map(|(position, name)| {
+                let (name, spec) = self.fields.get_key_value(&FieldName::parse(name).ok()?)?;
+                Some(Slot {
+                    position,
+                    name,
+                    spec,
+                })
+            })
+            .collect();
+        // In name order, so that each record's map is built from sorted entries.
+        slots.sort_by(|a, b| a.name.cmp(b.name));
+        Columns { slots }
+    }
+}
+
+/// The projected fields among a page's columns; see [`Projection::columns`].
+#[derive(Debug)]
+pub struct Columns<'p> {
+    slots: Vec<Slot<'p>>,
+}
+
+#[derive(Debug)]
+struct Slot<'p> {
+    /// Where the field stands among the row's values.
+    position: usize,
+    name: &'p FieldName,
+    spec: &'p FieldSpec,
+}
+
+impl Columns<'_> {
+    /// Builds a record from its Id and a row's values, `value_at(position)` being the value
+    /// of the column at `position` among the names the columns were worked out from. The
+    /// record holds the projected fields only, as [`Projection::build_record_from`] does.
+    pub fn build_record<V: std::borrow::Borrow<Value>>(
+        &self,
+        id: &str,
+        value_at: impl Fn(usize) -> V,
+    ) -> Result<Record, Error> {
+        let id = RecordId::parse(id)?;
+        let values = self
+            .slots
+            .iter()
+            .map(|slot| {
+                let raw = value_at(slot.position);
+                let value = normalize(&slot.spec.field_type, slot.spec.scale, raw.borrow())?;
+                Ok((slot.name.clone(), value))
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Record { id, values })
     }
 }
 
@@ -214,6 +272,33 @@ mod tests {
             record.values[&name("Amount")],
             FieldValue::Number(crate::Decimal::from_int(1500))
         );
+    }
+
+    #[test]
+    fn columns_worked_out_once_build_the_same_records_as_a_lookup_per_row() {
+        let names = [
+            "Id",
+            "StageName",
+            "unprojected__c",
+            "amount",
+            "BillingAddress",
+        ];
+        let rows = [
+            json!(["006000000000001", "Won", 1, 12.5, {"city": "Oslo"}]),
+            json!(["006000000000002", null, 2, "7", null]),
+        ];
+        let projection = projection();
+        let columns = projection.columns(names);
+        for row in rows {
+            let values = row.as_array().unwrap();
+            let id = values[0].as_str().unwrap();
+            let by_columns = columns.build_record(id, |i| &values[i]).unwrap();
+            let by_name = projection
+                .build_record_from(id, names.iter().copied().zip(values))
+                .unwrap();
+            assert_eq!(by_columns, by_name);
+            assert_eq!(by_columns.values.len(), 2, "Amount and StageName only");
+        }
     }
 
     #[test]

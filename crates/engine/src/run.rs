@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sfsync_core::{
-    ObjectName, Projection, Record, RecordId, SchemaChange, Snapshot, parse_datetime,
+    Columns, ObjectName, Projection, Record, RecordId, SchemaChange, Snapshot, parse_datetime,
 };
 use sfsync_salesforce::{QueryPage, SalesforceClient};
 use sfsync_store::{ConnectionId, NewChange, ObjectProgress, ObjectState, PageCommit, Store};
@@ -187,27 +187,39 @@ impl ObjectRun<'_> {
     }
 }
 
-/// A page's rows as domain records, with their IsDeleted flag and SystemModstamp.
+/// A page's rows as domain records, with their IsDeleted flag and SystemModstamp. Which
+/// columns are projected is worked out once for each run of rows sharing their field names
+/// (normally the whole page), not field by field in each row.
 pub(crate) fn rows(projection: &Projection, page: &QueryPage) -> Result<Vec<Row>, Error> {
-    page.records
-        .iter()
-        .map(|row| {
-            let fields = row.iter().map(|(k, v)| (k, v.to_json()));
-            let record = projection
-                .build_record_from(row.id().unwrap_or_default(), fields)
-                .map_err(|e| record_error(&projection.object, e))?;
-            let stamp_ms = row
-                .get("SystemModstamp")
-                .and_then(|v| v.as_str())
-                .and_then(parse_datetime)
-                .unwrap_or(0);
-            Ok(Row {
-                record,
-                is_deleted: row.is_deleted(),
-                stamp_ms,
-            })
-        })
-        .collect()
+    let mut rows = Vec::with_capacity(page.records.len());
+    for run in page.records.chunk_by(|a, b| b.has_fields_of(a)) {
+        let columns = projection.columns(run[0].names());
+        for row in run {
+            rows.push(domain_row(projection, &columns, row)?);
+        }
+    }
+    Ok(rows)
+}
+
+fn domain_row(
+    projection: &Projection,
+    columns: &Columns<'_>,
+    row: &sfsync_salesforce::Record,
+) -> Result<Row, Error> {
+    let values = row.values();
+    let record = columns
+        .build_record(row.id().unwrap_or_default(), |i| values[i].to_json())
+        .map_err(|e| record_error(&projection.object, e))?;
+    let stamp_ms = row
+        .get("SystemModstamp")
+        .and_then(|v| v.as_str())
+        .and_then(parse_datetime)
+        .unwrap_or(0);
+    Ok(Row {
+        record,
+        is_deleted: row.is_deleted(),
+        stamp_ms,
+    })
 }
 
 pub(crate) fn record_error(object: &ObjectName, source: sfsync_core::Error) -> Error {

@@ -113,6 +113,24 @@ impl Record {
             .map(|&i| (self.schema.names[i].as_ref(), &self.values[i]))
     }
 
+    /// The field names in the order Salesforce sent them; [`Record::values`] holds the
+    /// values in the same order.
+    pub fn names(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.schema.names.iter().map(AsRef::as_ref)
+    }
+
+    /// The values in the order of [`Record::names`].
+    pub fn values(&self) -> &[FieldValue] {
+        &self.values
+    }
+
+    /// Whether `other` has the same field names in the same order, as the records of one
+    /// page normally do (they then share one list): a lookup done with one record's names
+    /// holds for the other's values.
+    pub fn has_fields_of(&self, other: &Record) -> bool {
+        Arc::ptr_eq(&self.schema, &other.schema) || self.schema.names == other.schema.names
+    }
+
     /// The fields as a map.
     pub fn to_fields(&self) -> Fields {
         self.iter()
