@@ -1,4 +1,4 @@
-//! A page's rows as one `json_each` argument in SQLite's binary JSON, JSONB (SQLite 3.45 and
+//! A page's rows as one `jsonb_each` argument in SQLite's binary JSON, JSONB (SQLite 3.45 and
 //! later; format at <https://sqlite.org/jsonb.html>).
 //!
 //! Written as JSON text, every string of a batch is escaped here and parsed again by SQLite,
@@ -119,7 +119,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn json_each_hands_back_text_unescaped_and_booleans_as_integers() {
+    async fn jsonb_each_hands_back_text_unescaped_and_booleans_as_integers() {
         let pool = SqlitePoolOptions::new()
             .connect("sqlite::memory:")
             .await
@@ -129,7 +129,7 @@ mod tests {
             .bool(true)
             .end_row();
         let (text, flag): (String, i64) =
-            sqlx::query_as("SELECT value ->> 0, value ->> 1 FROM json_each(?)")
+            sqlx::query_as("SELECT value ->> 0, value ->> 1 FROM jsonb_each(?)")
                 .bind(rows.finish())
                 .fetch_one(&pool)
                 .await
