@@ -6,9 +6,8 @@
 //! snapshots. The cursor is set before the first page to the server's time when the load
 //! began, so whatever changes while the load runs is read by the incremental read after it.
 //!
-//! The load reaches about 31,000 records/s into SQLite at a million records on two cores,
-//! short of the 50,000 aimed for: most of the rest is per-field conversion and the JSON that
-//! carries each page into SQLite (BENCHMARKS.md), which a leaner value path would remove.
+//! The load reaches about 70,000 records/s into SQLite at a million records on two cores,
+//! the simulator serving the pages on the same cores (BENCHMARKS.md).
 
 use sfsync_core::{Cursor, Projection, RecordId, Snapshot};
 use sfsync_salesforce::{QueryOptions, QueryPage, SalesforceClient};
