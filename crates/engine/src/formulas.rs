@@ -53,7 +53,7 @@ impl ObjectRun<'_> {
             .client
             .fetch_first_page(&soql, QueryOptions::default())
             .await?;
-        let rows = crate::run::rows(projection, &page)?;
+        let rows = crate::run::rows(projection, &page.records)?;
         report.records_read += rows.len() as u64;
         let held = self
             .held(&projection.object, rows.iter().map(|r| &r.record.id))

@@ -187,7 +187,7 @@ impl ObjectRun<'_> {
         progress: &mut ObjectProgress,
         report: &mut RunReport,
     ) -> Result<(), Error> {
-        let rows = crate::run::rows(projection, page)?;
+        let rows = crate::run::rows(projection, &page.records)?;
         if let Some(row) = rows.iter().find(|r| r.stamp_ms == 0) {
             let reason = format!("row {} has no SystemModstamp", row.record.id.as_str());
             let object = projection.object.as_str().to_string();

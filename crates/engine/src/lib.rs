@@ -25,6 +25,7 @@ pub mod sync;
 pub mod tokens;
 
 pub use error::Error;
+pub use load::BulkLoad;
 pub use run::{ObjectRun, RunReport, RunSettings};
 pub use scheduler::{SchedulePolicy, Scheduler};
 pub use sync::{ConnectedApp, DEFAULT_OBJECTS, Engine, EngineSettings, ObjectOutcome, TickReport};

@@ -26,6 +26,15 @@ pub fn initial_load(projection: &Projection, after: Option<&RecordId>, limit: u3
     )
 }
 
+/// How many records the load has left after `after`: `SELECT COUNT() ... WHERE Id > :after`.
+pub fn count_after(object: &ObjectName, after: Option<&RecordId>) -> String {
+    format!(
+        "SELECT COUNT() FROM {}{}",
+        object.as_str(),
+        after_filter(after)
+    )
+}
+
 /// The incremental read of a window, through queryAll so soft deletes come with updates,
 /// ordered by (SystemModstamp, Id) so that a tie group is read in a stable order.
 pub fn incremental(projection: &Projection, window: &Window) -> String {

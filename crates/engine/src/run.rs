@@ -39,6 +39,8 @@ pub struct RunSettings {
     pub reconcile_every: Duration,
     /// At most this many Id ranges are counted per reconciliation step. Default 20.
     pub reconcile_fanout: u32,
+    /// When the initial load reads through Bulk API 2.0 instead of REST pages.
+    pub bulk_load: crate::BulkLoad,
 }
 
 impl Default for RunSettings {
@@ -52,6 +54,7 @@ impl Default for RunSettings {
             formulas_every: Duration::from_secs(6 * 3600),
             reconcile_every: Duration::from_secs(24 * 3600),
             reconcile_fanout: 20,
+            bulk_load: crate::BulkLoad::default(),
         }
     }
 }
@@ -190,9 +193,12 @@ impl ObjectRun<'_> {
 /// A page's rows as domain records, with their IsDeleted flag and SystemModstamp. Which
 /// columns are projected is worked out once for each run of rows sharing their field names
 /// (normally the whole page), not field by field in each row.
-pub(crate) fn rows(projection: &Projection, page: &QueryPage) -> Result<Vec<Row>, Error> {
-    let mut rows = Vec::with_capacity(page.records.len());
-    for run in page.records.chunk_by(|a, b| b.has_fields_of(a)) {
+pub(crate) fn rows(
+    projection: &Projection,
+    records: &[sfsync_salesforce::Record],
+) -> Result<Vec<Row>, Error> {
+    let mut rows = Vec::with_capacity(records.len());
+    for run in records.chunk_by(|a, b| b.has_fields_of(a)) {
         let columns = projection.columns(run[0].names());
         for row in run {
             rows.push(domain_row(projection, &columns, row)?);

@@ -108,7 +108,7 @@ impl ObjectRun<'_> {
                 .client
                 .fetch_first_page(&soql, QueryOptions::all())
                 .await?;
-            let rows = crate::run::rows(fresh, &page)?;
+            let rows = crate::run::rows(fresh, &page.records)?;
             report.records_read += rows.len() as u64;
             let held = self
                 .held(&fresh.object, rows.iter().map(|r| &r.record.id))

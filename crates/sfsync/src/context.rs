@@ -143,6 +143,38 @@ pub(crate) fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         .context("writing the key file")
 }
 
+/// How the engine reads.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// The initial load reads an object through Bulk API 2.0 jobs when more records than
+    /// this remain, and through REST pages otherwise; `never` keeps it on REST.
+    #[arg(long, env = "SFSYNC_BULK_ABOVE", default_value = "50000", value_parser = parse_bulk_above)]
+    pub bulk_above: BulkAbove,
+}
+
+/// A Bulk threshold: a record count, or never.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkAbove(pub Option<u64>);
+
+/// Reads `never` or a whole number.
+pub fn parse_bulk_above(text: &str) -> Result<BulkAbove, String> {
+    if text.eq_ignore_ascii_case("never") {
+        return Ok(BulkAbove(None));
+    }
+    text.parse()
+        .map(|n| BulkAbove(Some(n)))
+        .map_err(|_| format!("expected a record count or `never`, got {text:?}"))
+}
+
+impl EngineArgs {
+    /// The engine's settings with these flags applied.
+    pub fn settings(&self) -> sfsync_engine::EngineSettings {
+        let mut settings = sfsync_engine::EngineSettings::default();
+        settings.run.bulk_load.above = self.bulk_above.0;
+        settings
+    }
+}
+
 /// The connected app sfsync operates.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AppArgs {

@@ -11,12 +11,12 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::ArgMatches;
 use clap::parser::ValueSource;
-use sfsync_engine::{EngineSettings, SchedulePolicy};
+use sfsync_engine::SchedulePolicy;
 use sfsync_server::LoginHosts;
 use sfsync_server::service::{Service, ServiceConfig};
 use url::Url;
 
-use crate::context::{AppArgs, KeyArgs, StoreArgs};
+use crate::context::{AppArgs, EngineArgs, KeyArgs, StoreArgs, parse_bulk_above};
 
 /// Flags of `sfsync serve`.
 #[derive(Debug, clap::Args)]
@@ -47,6 +47,8 @@ pub struct Args {
     key: KeyArgs,
     #[command(flatten)]
     app: AppArgs,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 /// Serves until Ctrl-C or SIGTERM.
@@ -71,7 +73,7 @@ pub async fn run(mut args: Args, matches: &ArgMatches) -> anyhow::Result<()> {
             sandbox: args.sandbox_login_url.clone(),
         },
         listen: args.listen,
-        engine: EngineSettings::default(),
+        engine: args.engine.settings(),
         schedule: SchedulePolicy::default(),
     })
     .await
@@ -123,7 +125,7 @@ fn apply_config_file(args: &mut Args, matches: &ArgMatches, path: &PathBuf) -> a
 
 /// The settings a config file may hold: the flags' ids, which are also the names of their
 /// environment variables without `SFSYNC_`.
-const SETTINGS: [&str; 9] = [
+const SETTINGS: [&str; 10] = [
     "listen",
     "production_login_url",
     "sandbox_login_url",
@@ -133,6 +135,7 @@ const SETTINGS: [&str; 9] = [
     "client_id",
     "client_secret",
     "public_url",
+    "bulk_above",
 ];
 
 fn set(args: &mut Args, key: &str, value: &str) -> anyhow::Result<()> {
@@ -146,6 +149,9 @@ fn set(args: &mut Args, key: &str, value: &str) -> anyhow::Result<()> {
         "client_id" => args.app.client_id = value.to_owned(),
         "client_secret" => args.app.client_secret = Some(value.to_owned()),
         "public_url" => args.app.public_url = value.parse()?,
+        "bulk_above" => {
+            args.engine.bulk_above = parse_bulk_above(value).map_err(anyhow::Error::msg)?
+        }
         other => bail!("unknown setting {other:?}"),
     }
     Ok(())
@@ -187,12 +193,24 @@ mod tests {
     }
 
     #[test]
+    fn the_bulk_threshold_is_a_count_or_never() {
+        let (mut args, matches) = parse(&[]);
+        assert_eq!(args.engine.settings().run.bulk_load.above, Some(50_000));
+        let (_dir, path) = config("bulk_above = \"never\"");
+        apply_config_file(&mut args, &matches, &path).unwrap();
+        assert_eq!(args.engine.settings().run.bulk_load.above, None);
+        let (args, _) = parse(&["--bulk-above", "1200"]);
+        assert_eq!(args.engine.settings().run.bulk_load.above, Some(1200));
+    }
+
+    #[test]
     fn a_config_file_with_an_unknown_or_bad_setting_names_it() {
         for (text, named) in [
             ("listen_on = \"0.0.0.0:1\"", "listen_on"),
             ("listen = \"not an address\"", "listen"),
             ("listen = 8080", "listen"),
             ("listen = ", "parsing the config file"),
+            ("bulk_above = \"lots\"", "bulk_above"),
         ] {
             let (_dir, path) = config(text);
             let (mut args, matches) = parse(&[]);

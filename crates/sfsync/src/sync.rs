@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sfsync_core::{BudgetPolicy, ObjectName};
-use sfsync_engine::{Engine, EngineSettings, RunReport, SchedulePolicy, Scheduler, TickReport};
+use sfsync_engine::{Engine, RunReport, SchedulePolicy, Scheduler, TickReport};
 
-use crate::context::{AppArgs, KeyArgs, StoreArgs, organization};
+use crate::context::{AppArgs, EngineArgs, KeyArgs, StoreArgs, organization};
 
 /// Flags of `sfsync sync`.
 #[derive(Debug, clap::Args)]
@@ -33,6 +33,8 @@ pub struct Args {
     key: KeyArgs,
     #[command(flatten)]
     app: AppArgs,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 /// Runs the sync.
@@ -53,7 +55,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         store.clone(),
         ring,
         args.app.app()?,
-        EngineSettings::default(),
+        args.engine.settings(),
     ));
     if !args.once {
         let policy = SchedulePolicy {

@@ -21,6 +21,8 @@ struct Setup {
     sim: Simulator,
     dir: tempfile::TempDir,
     http: reqwest::Client,
+    /// `SFSYNC_BULK_ABOVE` for every `sfsync` run.
+    bulk_above: &'static str,
 }
 
 impl Setup {
@@ -59,6 +61,7 @@ impl Setup {
             .env("SFSYNC_DATA_DIR", self.dir.path())
             .env("SFSYNC_MASTER_KEY", MASTER_KEY)
             .env("SFSYNC_LOG", "warn")
+            .env("SFSYNC_BULK_ABOVE", self.bulk_above)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         command
@@ -109,7 +112,9 @@ impl Setup {
     }
 }
 
-async fn setup() -> Setup {
+/// A simulated org and a connected organization; the initial load reads objects of more
+/// than `bulk_above` records through Bulk jobs.
+async fn setup(bulk_above: &'static str) -> Setup {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let counts = SeedCounts {
         accounts: ROUNDS as u64 * PER_ROUND as u64,
@@ -126,7 +131,12 @@ async fn setup() -> Setup {
     let sim = Simulator::start(config).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
-    let setup = Setup { sim, dir, http };
+    let setup = Setup {
+        sim,
+        dir,
+        http,
+        bulk_above,
+    };
     create_organization(&setup).await;
     connect(&setup).await;
     setup
@@ -192,7 +202,7 @@ async fn account_ids(setup: &Setup) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_random_moments_the_event_stream_equals_an_uninterrupted_runs() {
-    let setup = setup().await;
+    let setup = setup("never").await;
     let mut rng = rand::rngs::StdRng::seed_from_u64(20261204);
     let mut kills = 0;
 
@@ -264,4 +274,43 @@ async fn killed_at_random_moments_the_event_stream_equals_an_uninterrupted_runs(
         .collect();
     assert!(cursors.windows(2).all(|w| w[0] < w[1]));
     assert!(kills >= 20, "only {kills} kills landed mid-run");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bulk_load_killed_at_random_moments_holds_every_record_and_emits_nothing() {
+    let setup = setup("500").await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(4);
+    let mut kills = 0;
+    while !setup.sync_killed_after(Duration::from_millis(rng.random_range(100..1500))) {
+        kills += 1;
+    }
+    setup.sync_to_the_end();
+    assert!(setup.changes().is_empty(), "a load emits no events");
+    assert!(kills >= 3, "only {kills} kills landed in the load");
+    let counters = setup.control("GET", "counters", Value::Null).await;
+    assert!(
+        counters["per_endpoint"]["bulk"].as_u64() > Some(0),
+        "{counters}"
+    );
+
+    // Every Account held once, with the values REST reads: one change to all of them is
+    // exactly one event each, of that change.
+    let ids = account_ids(&setup).await;
+    assert_eq!(ids.len(), ROUNDS * PER_ROUND);
+    setup
+        .control(
+            "POST",
+            "sobjects/Account/bulk-update",
+            json!({"ids": ids, "fields": {"Description": "after the load"}}),
+        )
+        .await;
+    setup.advance().await;
+    setup.sync_to_the_end();
+    let events = setup.changes();
+    assert_eq!(events.len(), ids.len());
+    assert!(
+        events
+            .iter()
+            .all(|e| e["fields"]["Description"]["new"] == "after the load")
+    );
 }

@@ -24,12 +24,15 @@ use crate::values::csv_text;
 pub struct Jobs {
     jobs: HashMap<String, Job>,
     next: u64,
+    /// Jobs each org has created, deleted ones included (for `DailyBulkV2QueryJobs`). The
+    /// count never falls: the simulator's day does not roll for Bulk jobs.
+    created: HashMap<String, u64>,
 }
 
 impl Jobs {
     /// Jobs created by an org (for `DailyBulkV2QueryJobs`).
-    pub fn count_for(&self, org_id: &str) -> usize {
-        self.jobs.values().filter(|j| j.org_id == org_id).count()
+    pub fn count_for(&self, org_id: &str) -> u64 {
+        self.created.get(org_id).copied().unwrap_or(0)
     }
 }
 
@@ -83,6 +86,11 @@ fn create(call: &Call<'_>) -> Result<Reply, SimError> {
     let (query, rows) = crate::query::select_rows(&org, soql, operation == "queryAll", call.now)?;
     check_bulk_shape(&query)?;
     let mut jobs = call.sim.jobs.lock().expect("jobs");
+    check_job_cap(&jobs, call)?;
+    *jobs
+        .created
+        .entry(call.org.info.org_id.clone())
+        .or_default() += 1;
     jobs.next += 1;
     let id = format!("750{}{:012}", &call.org.info.org_id[3..6], jobs.next);
     let job = Job {
@@ -102,6 +110,21 @@ fn create(call: &Call<'_>) -> Result<Reply, SimError> {
     let info = job_info(&job, call.org.info.user_id.as_str(), false);
     jobs.jobs.insert(id, job);
     Ok(Reply::json(&info))
+}
+
+/// Refuses a job past the org's daily cap, with the message Salesforce gives.
+fn check_job_cap(jobs: &Jobs, call: &Call<'_>) -> Result<(), SimError> {
+    let cap = call
+        .org
+        .settings
+        .lock()
+        .expect("settings")
+        .bulk_query_jobs_daily_limit;
+    if jobs.count_for(&call.org.info.org_id) >= cap {
+        let message = format!("Max bulk v2 query jobs ({cap}) per 24 hrs has been reached");
+        return Err(SimError::bad_request("LIMIT_EXCEEDED", &message));
+    }
+    Ok(())
 }
 
 /// Compound fields and aggregates are refused by Bulk queries (Bulk API 2.0 guide).

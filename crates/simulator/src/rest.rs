@@ -438,7 +438,13 @@ fn limits(call: &Call<'_>) -> Reply {
         .jobs
         .lock()
         .expect("jobs")
-        .count_for(&call.org.info.org_id) as u64;
+        .count_for(&call.org.info.org_id);
+    let jobs_max = call
+        .org
+        .settings
+        .lock()
+        .expect("settings")
+        .bulk_query_jobs_daily_limit;
     let pair = |max: u64, remaining: u64| json!({"Max": max, "Remaining": remaining});
     Reply::json(&json!({
         "ConcurrentAsyncGetReportInstances": pair(200, 200),
@@ -447,7 +453,7 @@ fn limits(call: &Call<'_>) -> Reply {
         "DailyAsyncApexExecutions": pair(250_000, 250_000),
         "DailyBulkApiBatches": pair(15_000, 15_000),
         "DailyBulkV2QueryFileStorageMB": pair(976_562, 976_562),
-        "DailyBulkV2QueryJobs": pair(10_000, 10_000u64.saturating_sub(jobs)),
+        "DailyBulkV2QueryJobs": pair(jobs_max, jobs_max.saturating_sub(jobs)),
         "DataStorageMB": pair(1024, 1000),
         "FileStorageMB": pair(10_240, 10_200),
         "HourlyODataCallout": pair(20_000, 20_000),

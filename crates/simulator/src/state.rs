@@ -37,6 +37,14 @@ pub struct OrgSettings {
     pub user_active: bool,
     /// `DailyApiRequests.Max`.
     pub api_daily_limit: u64,
+    /// `DailyBulkV2QueryJobs.Max`: query jobs the org may create; past it, creating one is
+    /// refused with 400 `LIMIT_EXCEEDED`.
+    #[serde(default = "bulk_query_jobs_daily_limit")]
+    pub bulk_query_jobs_daily_limit: u64,
+}
+
+fn bulk_query_jobs_daily_limit() -> u64 {
+    10_000
 }
 
 impl Default for OrgSettings {
@@ -47,6 +55,7 @@ impl Default for OrgSettings {
             session_timeout_secs: 7200,
             user_active: true,
             api_daily_limit: 100_000,
+            bulk_query_jobs_daily_limit: bulk_query_jobs_daily_limit(),
         }
     }
 }

@@ -1,22 +1,26 @@
 //! The initial load: the whole object read once by Id keyset, establishing the baseline
 //! snapshots without per-record events (nothing changed; sfsync just started looking).
 //!
-//! Keyset pages (`WHERE Id > :last ORDER BY Id LIMIT n`) survive a restart at any page,
-//! which a query locator would not, and each page commits the load's position with its
-//! snapshots. The cursor is set before the first page to the server's time when the load
-//! began, so whatever changes while the load runs is read by the incremental read after it.
+//! Keyset pages (`WHERE Id > :last ORDER BY Id LIMIT n`), read through REST or, for large
+//! objects, Bulk API 2.0 jobs (see `read`), survive a restart at any page, which a query
+//! locator would not, and each page commits the load's position with its snapshots. The
+//! cursor is set before the first page to the server's time when the load began, so
+//! whatever changes while the load runs is read by the incremental read after it.
 //!
 //! The load reaches about 70,000 records/s into SQLite at a million records on two cores,
 //! the simulator serving the pages on the same cores (BENCHMARKS.md).
 
+mod read;
+
 use sfsync_core::{Cursor, Projection, RecordId, Snapshot};
-use sfsync_salesforce::{QueryOptions, QueryPage, SalesforceClient};
 use sfsync_store::{LoadProgress, Maintenance, ObjectProgress, PageCommit};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+pub use read::BulkLoad;
+use read::{LoadPage, Reader};
+
 use crate::error::Error;
-use crate::plan;
 use crate::run::{ObjectRun, Row, RunReport};
 
 impl ObjectRun<'_> {
@@ -51,10 +55,10 @@ impl ObjectRun<'_> {
     }
 
     /// Reads and commits page after page, in three stages that overlap: one task reads the
-    /// keyset pages (a page's query needs only the previous page's last Id), a second turns
-    /// each page into baseline snapshots, and this one commits them, one at a time and in
-    /// order, so a crash still leaves the load at a committed page. One-page queues between
-    /// the stages bound what is held in memory; the stages stop when this function returns.
+    /// pages (a page's query needs only the previous page's last Id), a second turns each
+    /// page into baseline snapshots, and this one commits them, one at a time and in order,
+    /// so a crash still leaves the load at a committed page. One-page queues between the
+    /// stages bound what is held in memory; the stages stop when this function returns.
     async fn load_pages(
         &self,
         projection: &Projection,
@@ -64,16 +68,16 @@ impl ObjectRun<'_> {
         let mut stages = JoinSet::new();
         let (pages_out, pages) = mpsc::channel(1);
         let (baselines_out, mut baselines) = mpsc::channel(1);
-        stages.spawn(read_pages(
-            self.client.clone(),
-            projection.clone(),
-            progress.load.last_id.clone(),
-            self.settings.load_page,
-            pages_out,
-        ));
+        let reader = Reader {
+            client: self.client.clone(),
+            projection: projection.clone(),
+            page: self.settings.load_page,
+            bulk: self.settings.bulk_load,
+        };
+        stages.spawn(reader.run(progress.load.last_id.clone(), pages_out));
         stages.spawn(make_baselines(projection.clone(), pages, baselines_out));
-        while let Some(snapshots) = baselines.recv().await {
-            let commit = self.load_commit(projection, progress, snapshots?, report);
+        while let Some(baseline) = baselines.recv().await {
+            let commit = self.load_commit(projection, progress, baseline?, report);
             self.store.commit_page(&commit).await?;
             (self.on_progress)(&projection.object, report);
             if progress.load.done {
@@ -91,16 +95,17 @@ impl ObjectRun<'_> {
         &self,
         projection: &Projection,
         progress: &mut ObjectProgress,
-        snapshots: Vec<Snapshot>,
+        baseline: Baseline,
         report: &mut RunReport,
     ) -> PageCommit {
+        let Baseline { snapshots, last } = baseline;
         report.records_read += snapshots.len() as u64;
         progress.load = LoadProgress {
             last_id: snapshots
                 .last()
                 .map(|s| s.id.clone())
                 .or(progress.load.last_id.take()),
-            done: (snapshots.len() as u32) < self.settings.load_page,
+            done: last,
         };
         tracing::debug!(object = %projection.object, rows = snapshots.len(), "load page");
         let mut commit = self.page(&projection.object, Some(progress));
@@ -109,64 +114,28 @@ impl ObjectRun<'_> {
     }
 }
 
-/// Reads keyset pages from `after` until a short page, the load's last, and queues each
-/// one; stops at the first error, after queueing it, or when nobody takes the pages.
-async fn read_pages(
-    client: SalesforceClient,
-    projection: Projection,
-    mut after: Option<RecordId>,
-    page_size: u32,
-    out: mpsc::Sender<Result<QueryPage, Error>>,
-) {
-    loop {
-        let read = read_page(&client, &projection, after.as_ref(), page_size).await;
-        let next = match &read {
-            Ok((page, last)) if page.records.len() as u32 >= page_size => last.clone(),
-            _ => None,
-        };
-        if out.send(read.map(|(page, _)| page)).await.is_err() {
-            return;
-        }
-        match next {
-            Some(last) => after = Some(last),
-            None => return,
-        }
-    }
-}
-
-/// The keyset page after `after`, with the Id of its last record (`None` when it is empty).
-async fn read_page(
-    client: &SalesforceClient,
-    projection: &Projection,
-    after: Option<&RecordId>,
-    page_size: u32,
-) -> Result<(QueryPage, Option<RecordId>), Error> {
-    let soql = plan::initial_load(projection, after, page_size);
-    let page = client
-        .fetch_first_page(&soql, QueryOptions::default())
-        .await?;
-    let last = page
-        .records
-        .last()
-        .map(|row| RecordId::parse(row.id().unwrap_or_default()))
-        .transpose()
-        .map_err(|e| crate::run::record_error(&projection.object, e))?;
-    Ok((page, last))
+/// A load page's records as baseline snapshots, and whether it ends the load.
+struct Baseline {
+    snapshots: Vec<Snapshot>,
+    last: bool,
 }
 
 /// Turns each queued page into the baseline snapshots of its records, in order.
 async fn make_baselines(
     projection: Projection,
-    mut pages: mpsc::Receiver<Result<QueryPage, Error>>,
-    out: mpsc::Sender<Result<Vec<Snapshot>, Error>>,
+    mut pages: mpsc::Receiver<Result<LoadPage, Error>>,
+    out: mpsc::Sender<Result<Baseline, Error>>,
 ) {
     while let Some(page) = pages.recv().await {
-        let baselines = page.and_then(|page| {
-            let rows = crate::run::rows(&projection, &page)?;
-            let baseline = |row: Row| Snapshot::baseline(row.record, false);
-            Ok(rows.into_iter().map(baseline).collect())
+        let baseline = page.and_then(|page| {
+            let rows = crate::run::rows(&projection, &page.records)?;
+            let snapshot = |row: Row| Snapshot::baseline(row.record, false);
+            Ok(Baseline {
+                snapshots: rows.into_iter().map(snapshot).collect(),
+                last: page.last,
+            })
         });
-        if out.send(baselines).await.is_err() {
+        if out.send(baseline).await.is_err() {
             return;
         }
     }

@@ -1,0 +1,194 @@
+//! The load's reading stage: keyset pages through REST, or Bulk API 2.0 jobs when more
+//! records remain than [`BulkLoad::above`].
+//!
+//! Either way records come in Id order and each page holds the records after the previous
+//! page's last Id, so wherever a crash stops the load, it resumes after its last committed
+//! Id. A Bulk job is itself a keyset window (`WHERE Id > :last ORDER BY Id LIMIT n`), and its
+//! result pages are cut into load pages of the REST size, so commits and the memory they hold
+//! stay the same. When the org refuses a job (Bulk not enabled, its daily job cap reached,
+//! an object or field Bulk cannot read), the rest of the object is read through REST.
+
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use sfsync_core::{Projection, RecordId};
+use sfsync_salesforce::{BulkQueryOptions, QueryOptions, Record, SalesforceClient};
+use tokio::sync::mpsc;
+
+use crate::error::Error;
+use crate::plan;
+
+/// When and how the initial load reads through Bulk API 2.0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkLoad {
+    /// Bulk is used when more records than this remain to be read; `None` never uses it.
+    /// Default 50,000: well past the few thousand records where a job's fixed calls (create,
+    /// polls, delete) cost less than REST's one call per 2,000 records.
+    pub above: Option<u64>,
+    /// Records per job. `ORDER BY` turns off Salesforce's PK chunking, so windows keep each
+    /// job short. Default 500,000.
+    pub job_rows: u32,
+    /// Rows per result page (`maxRecords`), one API call each. Default 10,000.
+    pub result_rows: u32,
+}
+
+impl Default for BulkLoad {
+    fn default() -> Self {
+        Self {
+            above: Some(50_000),
+            job_rows: 500_000,
+            result_rows: 10_000,
+        }
+    }
+}
+
+/// Records handed to the next stage, and whether they end the load.
+#[derive(Debug)]
+pub(super) struct LoadPage {
+    pub records: Vec<Record>,
+    pub last: bool,
+}
+
+/// Where pages go; a page sent after the receiver is gone stops the reading.
+pub(super) type Pages = mpsc::Sender<Result<LoadPage, Error>>;
+
+/// Reads one object's records from a load position.
+pub(super) struct Reader {
+    pub client: SalesforceClient,
+    pub projection: Projection,
+    /// Records per REST page and per load page.
+    pub page: u32,
+    pub bulk: BulkLoad,
+}
+
+impl Reader {
+    /// Reads everything after `after` and hands it on page by page; an error is handed on
+    /// too and ends the reading.
+    pub(super) async fn run(self, mut after: Option<RecordId>, out: Pages) {
+        if let Err(error) = self.read(&mut after, &out).await {
+            // Nobody is left to tell when the receiver is gone; that is how reading stops.
+            let _ = out.send(Err(error)).await;
+        }
+    }
+
+    async fn read(&self, after: &mut Option<RecordId>, out: &Pages) -> Result<(), Error> {
+        if self.wants_bulk(after.as_ref()).await? {
+            match self.read_bulk(after, out).await {
+                Err(Error::Salesforce(refused)) if bulk_refused(&refused) => tracing::warn!(
+                    object = %self.projection.object, error = %refused,
+                    "bulk query refused; reading the rest through REST"
+                ),
+                read => return read,
+            }
+        }
+        self.read_rest(after, out).await
+    }
+
+    /// Whether more records remain after `after` than the Bulk threshold (one COUNT call).
+    async fn wants_bulk(&self, after: Option<&RecordId>) -> Result<bool, Error> {
+        let Some(above) = self.bulk.above else {
+            return Ok(false);
+        };
+        let soql = plan::count_after(&self.projection.object, after);
+        let count = self
+            .client
+            .fetch_first_page(&soql, QueryOptions::default())
+            .await?;
+        Ok(count.total_size > above)
+    }
+
+    /// REST keyset pages until a short one, the last.
+    async fn read_rest(&self, after: &mut Option<RecordId>, out: &Pages) -> Result<(), Error> {
+        loop {
+            let soql = plan::initial_load(&self.projection, after.as_ref(), self.page);
+            let page = self
+                .client
+                .fetch_first_page(&soql, QueryOptions::default())
+                .await?;
+            let last = (page.records.len() as u32) < self.page;
+            self.hand_on(page.records, last, after, out).await?;
+            if last {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Bulk jobs, window after window, until a job returns fewer rows than its window.
+    async fn read_bulk(&self, after: &mut Option<RecordId>, out: &Pages) -> Result<(), Error> {
+        let options = BulkQueryOptions {
+            max_records: self.bulk.result_rows,
+            poll_initial: Duration::from_millis(200),
+            ..BulkQueryOptions::default()
+        };
+        loop {
+            let soql = plan::initial_load(&self.projection, after.as_ref(), self.bulk.job_rows);
+            let created = self.client.create_bulk_query(&soql, &options).await?;
+            let job = self.client.wait_for_bulk_job(&created.id, &options).await?;
+            let mut results = self.client.bulk_results(&job, &options);
+            let mut read = 0u64;
+            while let Some(result) = results.try_next().await? {
+                read += result.records.len() as u64;
+                self.hand_on_in_pages(result.records, after, out).await?;
+            }
+            self.delete_job(&job.id).await;
+            if read < u64::from(self.bulk.job_rows) {
+                return self.hand_on(Vec::new(), true, after, out).await;
+            }
+        }
+    }
+
+    /// A result page cut into load pages.
+    async fn hand_on_in_pages(
+        &self,
+        mut records: Vec<Record>,
+        after: &mut Option<RecordId>,
+        out: &Pages,
+    ) -> Result<(), Error> {
+        while !records.is_empty() {
+            let rest = records.split_off(records.len().min(self.page as usize));
+            self.hand_on(records, false, after, out).await?;
+            records = rest;
+        }
+        Ok(())
+    }
+
+    /// Sends a page on and moves `after` to its last record.
+    async fn hand_on(
+        &self,
+        records: Vec<Record>,
+        last: bool,
+        after: &mut Option<RecordId>,
+        out: &Pages,
+    ) -> Result<(), Error> {
+        if let Some(record) = records.last() {
+            let id = RecordId::parse(record.id().unwrap_or_default())
+                .map_err(|e| crate::run::record_error(&self.projection.object, e))?;
+            *after = Some(id);
+        }
+        out.send(Ok(LoadPage { records, last }))
+            .await
+            .map_err(|_| Error::Task("the load stopped taking pages".into()))
+    }
+
+    /// Frees the job's stored results; they would otherwise count against the org's daily
+    /// result storage until Salesforce drops them after seven days.
+    async fn delete_job(&self, job_id: &str) {
+        if let Err(error) = self.client.delete_bulk_job(job_id).await {
+            tracing::warn!(job_id, %error, "could not delete a finished bulk job");
+        }
+    }
+}
+
+/// Whether Salesforce refused a Bulk job for what it is rather than for a passing failure:
+/// a 400 or 403 when creating it, or a job that ended Failed.
+fn bulk_refused(error: &sfsync_salesforce::Error) -> bool {
+    use sfsync_salesforce::Error as E;
+    matches!(
+        error,
+        E::Api {
+            what: "bulk job create",
+            status: 400 | 403,
+            ..
+        } | E::BulkJobFailed { .. }
+    )
+}
