@@ -10,7 +10,8 @@
 
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use sfsync_core::{Projection, RecordId};
 use sfsync_salesforce::{BulkQueryOptions, QueryOptions, Record, SalesforceClient};
 use tokio::sync::mpsc;
@@ -124,9 +125,9 @@ impl Reader {
             let soql = plan::initial_load(&self.projection, after.as_ref(), self.bulk.job_rows);
             let created = self.client.create_bulk_query(&soql, &options).await?;
             let job = self.client.wait_for_bulk_job(&created.id, &options).await?;
-            let mut results = self.client.bulk_results(&job, &options);
+            let mut results = read_ahead(self.client.bulk_results(&job, &options));
             let mut read = 0u64;
-            while let Some(result) = results.try_next().await? {
+            while let Some(result) = results.recv().await.transpose()? {
                 read += result.records.len() as u64;
                 self.hand_on_in_pages(result.records, after, out).await?;
             }
@@ -177,6 +178,25 @@ impl Reader {
             tracing::warn!(job_id, %error, "could not delete a finished bulk job");
         }
     }
+}
+
+/// Downloads `pages` one page ahead of the caller, on its own task: a result page is large,
+/// and without this the next one would start downloading only when every load page cut from
+/// the current one had been taken, leaving the later stages idle meanwhile. The task stops
+/// after the first error or once the receiver is gone.
+fn read_ahead<T: Send + 'static>(
+    mut pages: BoxStream<'static, sfsync_salesforce::Result<T>>,
+) -> mpsc::Receiver<sfsync_salesforce::Result<T>> {
+    let (out, ahead) = mpsc::channel(1);
+    tokio::spawn(async move {
+        while let Some(page) = pages.next().await {
+            let failed = page.is_err();
+            if out.send(page).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    ahead
 }
 
 /// Whether Salesforce refused a Bulk job for what it is rather than for a passing failure:
