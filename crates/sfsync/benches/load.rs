@@ -5,7 +5,8 @@
 //! (override with `LOAD_BENCH_RECORDS=N,N,...`) across five objects, Account, Contact,
 //! Opportunity, Case and the custom `Invoice__c` (in the simulator bench's shares), then runs
 //! one idle tick over them. It prints records per second, sfsync's peak memory at each size
-//! (it should stay flat as the count grows) and the API calls of the idle tick.
+//! (it should stay flat as the count grows) and the API calls of the idle tick. The `sync`
+//! processes inherit the environment: `SFSYNC_BULK_ABOVE=never` measures REST pages only.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

@@ -7,8 +7,8 @@
 //! cursor is set before the first page to the server's time when the load began, so
 //! whatever changes while the load runs is read by the incremental read after it.
 //!
-//! The load reaches about 70,000 records/s into SQLite at a million records on two cores,
-//! the simulator serving the pages on the same cores (BENCHMARKS.md).
+//! The load reaches about 65,000 records/s into SQLite at a million records through Bulk
+//! and 75,000 through REST, on two cores shared with the simulator (BENCHMARKS.md).
 
 mod read;
 
