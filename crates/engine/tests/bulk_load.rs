@@ -109,3 +109,20 @@ async fn an_org_past_its_daily_bulk_job_cap_is_loaded_through_rest() {
     assert_eq!(held(&harness).await, seeded());
     assert!(harness.changes().await.is_empty());
 }
+
+#[tokio::test]
+async fn an_object_too_large_to_count_in_time_loads_through_bulk() {
+    let settings = RunSettings {
+        bulk_load: BulkLoad {
+            above: Some(1000),
+            ..bulk_settings().bulk_load
+        },
+        ..bulk_settings()
+    };
+    let harness = Harness::start(small_counts(), settings).await;
+    // The run's first query is Account's count; no seeded object is above the threshold.
+    harness.fault("query_timeout", 1, Some("query")).await;
+    harness.tick_ok().await;
+    assert_eq!(held(&harness).await, seeded());
+    assert!(bulk_calls(&harness).await > 0, "Account went through Bulk");
+}

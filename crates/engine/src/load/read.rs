@@ -86,16 +86,22 @@ impl Reader {
     }
 
     /// Whether more records remain after `after` than the Bulk threshold (one COUNT call).
+    /// A count that runs past Salesforce's query time limit answers yes: only an object far
+    /// above any threshold takes that long to count.
     async fn wants_bulk(&self, after: Option<&RecordId>) -> Result<bool, Error> {
         let Some(above) = self.bulk.above else {
             return Ok(false);
         };
         let soql = plan::count_after(&self.projection.object, after);
-        let count = self
+        match self
             .client
             .fetch_first_page(&soql, QueryOptions::default())
-            .await?;
-        Ok(count.total_size > above)
+            .await
+        {
+            Ok(count) => Ok(count.total_size > above),
+            Err(sfsync_salesforce::Error::QueryTimeout { .. }) => Ok(true),
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// REST keyset pages until a short one, the last.
