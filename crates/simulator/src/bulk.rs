@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value as Json, json};
-use sfsync_soql::{BoundQuery, FieldKind, Row};
+use sfsync_soql::{BoundQuery, FieldKind};
 
 use crate::catalog::RecordRow;
 use crate::error::SimError;
 use crate::org::Record;
 use crate::reply::Reply;
 use crate::rest::{Call, form_param};
-use crate::values::csv_text;
+use crate::values::{push_doubling_quotes, write_csv_cell};
 
 /// Every job, by id.
 #[derive(Debug, Default)]
@@ -300,33 +300,31 @@ fn write_csv<'a>(
     rows: &'a [Arc<Record>],
     row_of: impl Fn(&'a Record) -> RecordRow<'a>,
 ) -> String {
-    let d = job.delimiter;
-    let header: Vec<String> = job
-        .query
-        .select
-        .iter()
-        .map(|c| quote(&c.alias_json_path.join("."), d))
-        .collect();
-    let mut out = header.join(&d.to_string());
+    let columns = &job.query.select;
+    let mut out = String::with_capacity(64 * columns.len() * (rows.len() + 1));
+    for (i, column) in columns.iter().enumerate() {
+        separate(&mut out, i, job.delimiter);
+        out.push('"');
+        push_doubling_quotes(&mut out, &column.alias_json_path.join("."));
+        out.push('"');
+    }
     out.push_str(job.line_ending);
     for record in rows {
         let row = row_of(record);
-        let cells: Vec<String> = job
-            .query
-            .select
-            .iter()
-            .map(|c| quote(&csv_text(c.path.field.kind, &c.path.eval(&row)), d))
-            .collect();
-        out.push_str(&cells.join(&d.to_string()));
+        for (i, column) in columns.iter().enumerate() {
+            separate(&mut out, i, job.delimiter);
+            write_csv_cell(&mut out, column.path.field.kind, &column.path.eval(&row));
+        }
         out.push_str(job.line_ending);
     }
-    let _ = RecordRow::value;
     out
 }
 
-/// Bulk 2.0 CSV quotes every value; embedded quotes double.
-fn quote(text: &str, _delimiter: char) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
+/// The delimiter before every cell but a line's first.
+fn separate(out: &mut String, cell: usize, delimiter: char) {
+    if cell > 0 {
+        out.push(delimiter);
+    }
 }
 
 fn encode_locator(offset: usize) -> String {

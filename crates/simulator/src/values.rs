@@ -147,20 +147,33 @@ fn kind_is_double(kind: FieldKind) -> bool {
     )
 }
 
-/// A value as CSV text for Bulk API results: nulls are empty, like empty strings.
-pub fn csv_text(kind: FieldKind, value: &Value) -> String {
+/// Appends a value as one quoted Bulk API CSV cell: Bulk 2.0 quotes every value and doubles
+/// a quote inside one; nulls are empty, like empty strings.
+pub fn write_csv_cell(out: &mut String, kind: FieldKind, value: &Value) {
+    out.push('"');
     match value {
-        Value::Null => String::new(),
-        Value::Text(t) => t.to_string(),
-        Value::DateTime(ms) => sfsync_soql::format_datetime(*ms).replace("+0000", "Z"),
-        other => {
-            let mut out = Vec::new();
-            write_value(&mut out, kind, other);
-            String::from_utf8(out)
-                .unwrap_or_default()
-                .trim_matches('"')
-                .to_string()
+        Value::Null => {}
+        Value::Text(t) => push_doubling_quotes(out, t),
+        Value::DateTime(ms) => {
+            out.push_str(&sfsync_soql::format_datetime(*ms).replace("+0000", "Z"));
         }
+        other => {
+            let mut json = Vec::new();
+            write_value(&mut json, kind, other);
+            let text = String::from_utf8(json).unwrap_or_default();
+            push_doubling_quotes(out, text.trim_matches('"'));
+        }
+    }
+    out.push('"');
+}
+
+/// Appends `text` with each `"` doubled, as CSV writes a quote inside a quoted cell.
+pub fn push_doubling_quotes(out: &mut String, text: &str) {
+    let mut parts = text.split('"');
+    out.push_str(parts.next().unwrap_or_default());
+    for part in parts {
+        out.push_str("\"\"");
+        out.push_str(part);
     }
 }
 
@@ -172,6 +185,19 @@ mod tests {
         let mut out = Vec::new();
         write_java_double(&mut out, x);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_with_inner_quotes_doubled_and_nulls_empty() {
+        let mut out = String::new();
+        write_csv_cell(
+            &mut out,
+            FieldKind::String,
+            &Value::Text("say \"hi\"".into()),
+        );
+        write_csv_cell(&mut out, FieldKind::String, &Value::Null);
+        write_csv_cell(&mut out, FieldKind::Double, &Value::Double(1.5e7));
+        assert_eq!(out, "\"say \"\"hi\"\"\"\"\"\"1.5E7\"");
     }
 
     #[test]
