@@ -29,9 +29,28 @@ pub struct BulkLoad {
     /// Records per job. `ORDER BY` turns off Salesforce's PK chunking, so windows keep each
     /// job short. Default 500,000.
     pub job_rows: u32,
-    /// Rows per result page (`maxRecords`), one API call each. Default 10,000.
+    /// Rows per result page (`maxRecords`), one API call each, for objects of up to 45
+    /// fields; a wider object gets proportionally fewer rows (never fewer than a load page),
+    /// so that a page holds about as many values whatever the width. Default 10,000.
     pub result_rows: u32,
 }
+
+impl BulkLoad {
+    /// Rows per result page for an object of `fields` fields: [`BulkLoad::result_rows`] up to
+    /// 45 fields, proportionally fewer beyond, and never fewer than a load page of `page`.
+    fn result_rows_for(&self, fields: usize, page: u32) -> u32 {
+        let width = u64::try_from(fields)
+            .unwrap_or(u64::MAX)
+            .max(RESULT_PAGE_WIDTH);
+        let rows = u64::from(self.result_rows) * RESULT_PAGE_WIDTH / width;
+        let floor = page.min(self.result_rows);
+        u32::try_from(rows).unwrap_or(self.result_rows).max(floor)
+    }
+}
+
+/// The values a Bulk result page holds at most: `result_rows` rows of 45 fields, the width
+/// the memory figures in BENCHMARKS.md were measured at.
+const RESULT_PAGE_WIDTH: u64 = 45;
 
 impl Default for BulkLoad {
     fn default() -> Self {
@@ -123,7 +142,9 @@ impl Reader {
     /// Bulk jobs, window after window, until a job returns fewer rows than its window.
     async fn read_bulk(&self, after: &mut Option<RecordId>, out: &Pages) -> Result<(), Error> {
         let options = BulkQueryOptions {
-            max_records: self.bulk.result_rows,
+            max_records: self
+                .bulk
+                .result_rows_for(self.projection.fields.len(), self.page),
             poll_initial: Duration::from_millis(200),
             ..BulkQueryOptions::default()
         };
@@ -217,4 +238,24 @@ fn bulk_refused(error: &sfsync_salesforce::Error) -> bool {
             ..
         } | E::BulkJobFailed { .. }
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wide_object_gets_fewer_rows_per_result_page_but_never_fewer_than_a_load_page() {
+        let bulk = BulkLoad::default();
+        assert_eq!(bulk.result_rows_for(12, 2000), 10_000);
+        assert_eq!(bulk.result_rows_for(45, 2000), 10_000);
+        assert_eq!(bulk.result_rows_for(90, 2000), 5_000);
+        assert_eq!(bulk.result_rows_for(450, 2000), 2000);
+        let tiny = BulkLoad {
+            result_rows: 5,
+            ..bulk
+        };
+        assert_eq!(tiny.result_rows_for(40, 4), 5);
+        assert_eq!(tiny.result_rows_for(400, 4), 4);
+    }
 }
