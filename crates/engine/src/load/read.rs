@@ -4,8 +4,8 @@
 //! Either way records come in Id order and each page holds the records after the previous
 //! page's last Id, so wherever a crash stops the load, it resumes after its last committed
 //! Id. A Bulk job is itself a keyset window (`WHERE Id > :last ORDER BY Id LIMIT n`), and its
-//! result pages are cut into load pages of the REST size, so commits and the memory they hold
-//! stay the same. When the org refuses a job (Bulk not enabled, its daily job cap reached,
+//! result pages are cut into load pages of the REST size, so each commit is the size of a
+//! REST page. When the org refuses a job (Bulk not enabled, its daily job cap reached,
 //! an object or field Bulk cannot read), the rest of the object is read through REST.
 
 use std::time::Duration;
@@ -35,6 +35,20 @@ pub struct BulkLoad {
     pub result_rows: u32,
 }
 
+impl Default for BulkLoad {
+    fn default() -> Self {
+        Self {
+            above: Some(50_000),
+            job_rows: 500_000,
+            result_rows: 10_000,
+        }
+    }
+}
+
+/// The width up to which a Bulk result page holds `result_rows` rows: that of the objects
+/// the memory figures in BENCHMARKS.md were measured with.
+const RESULT_PAGE_WIDTH: u64 = 45;
+
 impl BulkLoad {
     /// Rows per result page for an object of `fields` fields: [`BulkLoad::result_rows`] up to
     /// 45 fields, proportionally fewer beyond, and never fewer than a load page of `page`.
@@ -45,20 +59,6 @@ impl BulkLoad {
         let rows = u64::from(self.result_rows) * RESULT_PAGE_WIDTH / width;
         let floor = page.min(self.result_rows);
         u32::try_from(rows).unwrap_or(self.result_rows).max(floor)
-    }
-}
-
-/// The values a Bulk result page holds at most: `result_rows` rows of 45 fields, the width
-/// the memory figures in BENCHMARKS.md were measured at.
-const RESULT_PAGE_WIDTH: u64 = 45;
-
-impl Default for BulkLoad {
-    fn default() -> Self {
-        Self {
-            above: Some(50_000),
-            job_rows: 500_000,
-            result_rows: 10_000,
-        }
     }
 }
 
