@@ -136,3 +136,58 @@ def test_bulk2_query_returns_every_row_as_csv(sf):
     results = sf.bulk2.Contact.query("SELECT Id, LastName FROM Contact", max_records=20)
     rows = [line for chunk in results for line in chunk.splitlines()[1:] if line]
     assert len(rows) == sf.query("SELECT COUNT() FROM Contact")["totalSize"]
+
+
+def test_records_created_updated_and_deleted_through_the_client_show_in_queries(sf):
+    created = sf.Account.create({"Name": "Conformance Co", "Industry": "Energy"})
+    assert created["success"] is True
+    account_id = created["id"]
+    contact = sf.Contact.create({"LastName": "Ng", "AccountId": account_id})
+
+    assert sf.Account.update(account_id, {"Industry": "Banking"}) == 204
+    fetched = sf.Account.get(account_id)
+    assert (fetched["Name"], fetched["Industry"]) == ("Conformance Co", "Banking")
+    children = sf.query(f"SELECT Id FROM Contact WHERE AccountId = '{account_id}'")
+    assert [r["Id"] for r in children["records"]] == [contact["id"]]
+
+    assert sf.Account.delete(account_id) == 204
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Account.get(account_id)
+    binned = sf.query_all(f"SELECT Id, IsDeleted FROM Account WHERE Id = '{account_id}'",
+                          include_deleted=True)
+    assert binned["records"][0]["IsDeleted"] is True
+    with pytest.raises(SalesforceResourceNotFound) as raised:
+        sf.Account.delete(account_id)
+    assert raised.value.content[0]["errorCode"] == "ENTITY_IS_DELETED"
+
+
+def test_a_write_the_user_may_not_make_raises_the_clients_exception(sf, simulator):
+    control(simulator, "PUT", "/orgs/default/sobjects/Account/fields/Rating/visibility",
+            {"visible": False})
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.Account.create({"Name": "Hidden Co", "Rating": "Hot"})
+    assert raised.value.content[0]["errorCode"] == "INVALID_FIELD"
+    with pytest.raises(SalesforceMalformedRequest) as raised:
+        sf.Contact.create({"FirstName": "No Last Name"})
+    assert raised.value.content[0]["errorCode"] == "REQUIRED_FIELD_MISSING"
+
+
+def test_metadata_is_the_objects_describe_global_entry(sf):
+    metadata = sf.Opportunity.metadata()
+    assert metadata["objectDescribe"]["name"] == "Opportunity"
+    assert metadata["objectDescribe"]["keyPrefix"] == "006"
+
+
+def test_composite_through_restful_links_a_new_contact_to_a_new_account(sf):
+    version = sf.sf_version
+    reply = sf.restful("composite", method="POST", data=json.dumps({"compositeRequest": [
+        {"method": "POST", "url": f"/services/data/v{version}/sobjects/Account",
+         "referenceId": "account", "body": {"Name": "Composite Co"}},
+        {"method": "POST", "url": f"/services/data/v{version}/sobjects/Contact",
+         "referenceId": "contact", "body": {"LastName": "Ito", "AccountId": "@{account.id}"}},
+    ]}))
+    statuses = [r["httpStatusCode"] for r in reply["compositeResponse"]]
+    assert statuses == [201, 201]
+    account_id = reply["compositeResponse"][0]["body"]["id"]
+    contact = sf.Contact.get(reply["compositeResponse"][1]["body"]["id"])
+    assert contact["AccountId"] == account_id

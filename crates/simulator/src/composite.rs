@@ -18,6 +18,8 @@ pub fn composite(call: &Call<'_>) -> Result<Reply, SimError> {
         .ok_or_else(|| json_error("compositeRequest"))?;
     check_count(requests.len())?;
     let all_or_none = body["allOrNone"].as_bool().unwrap_or(false);
+    let writes = requests.iter().any(|sub| sub["method"] != "GET");
+    let before = (all_or_none && writes).then(|| call.org.data.read().expect("org").clone());
     let mut results: Vec<(String, Reply)> = Vec::new();
     for sub in requests {
         let reference = sub["referenceId"]
@@ -29,10 +31,16 @@ pub fn composite(call: &Call<'_>) -> Result<Reply, SimError> {
             &results,
         );
         let method = sub["method"].as_str().unwrap_or("GET");
-        let reply = run_sub(call, method, &url, &sub["body"]);
+        let reply = run_sub(call, method, &url, &substitute_in(&sub["body"], &results));
         results.push((reference, reply));
     }
     let failed = results.iter().any(|(_, r)| !r.status.is_success());
+    if let Some(before) = before.filter(|_| failed) {
+        // allOrNone rolls the whole request back. The simulator puts back the org as it was
+        // before the request, so a write another client made meanwhile is undone too; a
+        // real org isolates the two, which tests of one client at a time cannot tell apart.
+        *call.org.data.write().expect("org") = before;
+    }
     let responses: Vec<Json> = results
         .into_iter()
         .map(|(reference, reply)| {
@@ -169,6 +177,23 @@ fn substitute(url: &str, results: &[(String, Reply)]) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The same substitution in every string of a subrequest's body, where a new record's
+/// `@{ref.id}` most often goes.
+fn substitute_in(body: &Json, results: &[(String, Reply)]) -> Json {
+    match body {
+        Json::String(text) if text.contains("@{") => Json::String(substitute(text, results)),
+        Json::Array(items) => {
+            Json::Array(items.iter().map(|v| substitute_in(v, results)).collect())
+        }
+        Json::Object(map) => Json::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), substitute_in(v, results)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 fn resolve(expr: &str, results: &[(String, Reply)]) -> Option<String> {

@@ -26,7 +26,8 @@ fn urls(def: &ObjectDef, version: &str) -> Json {
     })
 }
 
-fn global_entry(def: &ObjectDef, version: &str) -> Json {
+/// One object's entry in describeGlobal, also its basic information.
+pub fn global_entry(def: &ObjectDef, version: &str) -> Json {
     let deletable = def.fields.iter().any(|f| f.name == "IsDeleted");
     json!({
         "activateable": false, "createable": true, "custom": def.custom, "customSetting": false,

@@ -24,6 +24,7 @@ mod rng;
 pub mod schema;
 mod seed;
 mod server;
+mod sobject;
 pub mod state;
 mod values;
 

@@ -226,6 +226,7 @@ impl OrgData {
         let mut record = (*table.rows[&key]).clone();
         apply_fields(&table.def, &mut record, fields, false)?;
         derive_fields(&table.def, &mut record);
+        check_required(&table.def, &record)?;
         touch(table, &mut record, stamp, &user);
         table.rows.insert(key, Arc::new(record));
         Ok(())
