@@ -1,6 +1,7 @@
 //! The initial load through Bulk API 2.0 jobs: the snapshots it leaves are the ones REST
 //! reads would, a failure inside a job resumes after the last committed page, and an org
-//! that refuses jobs is read through REST instead.
+//! that refuses jobs, or cannot count an object, or does not serve Bulk at all is read
+//! through REST instead.
 
 mod support;
 
@@ -125,4 +126,25 @@ async fn an_object_too_large_to_count_in_time_loads_through_bulk() {
     harness.tick_ok().await;
     assert_eq!(held(&harness).await, seeded());
     assert!(bulk_calls(&harness).await > 0, "Account went through Bulk");
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_serve_bulk_jobs_is_loaded_through_rest() {
+    let harness = Harness::start(small_counts(), bulk_settings()).await;
+    // Each of the four objects asks for a job once; each gets 404 NOT_FOUND.
+    harness.fault("not_found", 4, Some("/jobs/query")).await;
+    harness.tick_ok().await;
+    assert_eq!(held(&harness).await, seeded());
+    assert!(harness.changes().await.is_empty());
+}
+
+#[tokio::test]
+async fn an_object_the_server_cannot_count_loads_through_rest() {
+    let harness = Harness::start(small_counts(), bulk_settings()).await;
+    harness
+        .fault("malformed_query", 1, Some("SELECT COUNT() FROM Account"))
+        .await;
+    harness.tick_ok().await;
+    assert_eq!(held(&harness).await, seeded());
+    assert!(harness.changes().await.is_empty());
 }

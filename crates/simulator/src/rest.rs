@@ -80,8 +80,7 @@ async fn handle(
     check_version(version)?;
     let now = sim.clock.now_ms();
     let org = crate::oauth::authenticate(sim, headers, now)?;
-    let full_path = format!("/services/data/{path}");
-    let fault = take_transport_fault(&org, &full_path);
+    let fault = take_transport_fault(&org, &fault_target(path, query));
     if let Some(delay) = fault
         .as_ref()
         .filter(|f| f.kind == FaultKind::Slow)
@@ -168,6 +167,15 @@ fn check_version(version: &str) -> Result<(), Reply> {
     }
 }
 
+/// What a fault's `path` is matched against: the request's path, then its query string
+/// decoded, so that a fault can aim at one SOQL statement (`SELECT COUNT()`).
+fn fault_target(path: &str, query: &str) -> String {
+    let decoded: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!("/services/data/{path}?{}", decoded.join("&"))
+}
+
 /// Faults that replace the whole response, before any work.
 fn take_transport_fault(org: &Org, path: &str) -> Option<crate::state::Fault> {
     org.take_fault(path, |kind| {
@@ -178,6 +186,8 @@ fn take_transport_fault(org: &Org, path: &str) -> Option<crate::state::Fault> {
                 | FaultKind::InvalidSessionRest
                 | FaultKind::Slow
                 | FaultKind::MalformedBody
+                | FaultKind::NotFound
+                | FaultKind::MalformedQuery
         )
     })
 }
@@ -198,6 +208,11 @@ fn fault_reply(kind: FaultKind) -> Option<Reply> {
             StatusCode::UNAUTHORIZED,
             "INVALID_SESSION_ID",
             "This session is not valid for use with the REST API",
+        ),
+        FaultKind::NotFound => SimError::not_found(),
+        FaultKind::MalformedQuery => SimError::bad_request(
+            "MALFORMED_QUERY",
+            "The statement is not supported by this server.",
         ),
         _ => return None,
     };

@@ -88,6 +88,10 @@ pub enum FaultKind {
     RequestLimit,
     Slow,
     MalformedBody,
+    /// 404 NOT_FOUND, as from a server that does not serve the resource at all.
+    NotFound,
+    /// 400 MALFORMED_QUERY, as from a server that cannot run the statement.
+    MalformedQuery,
 }
 
 /// API calls counted against the daily allocation, in hourly buckets for a rolling 24 hours.

@@ -119,6 +119,12 @@ impl Reader {
         {
             Ok(count) => Ok(count.total_size > above),
             Err(sfsync_salesforce::Error::QueryTimeout { .. }) => Ok(true),
+            // A server that cannot count (COUNT() refused as malformed) can still be read
+            // page by page; anything really wrong with the object fails the REST read too.
+            Err(error @ sfsync_salesforce::Error::Api { status: 400, .. }) => {
+                tracing::warn!(object = %self.projection.object, %error, "cannot count the object; loading it through REST");
+                Ok(false)
+            }
             Err(error) => Err(error.into()),
         }
     }
@@ -227,22 +233,59 @@ fn read_ahead<T: Send + 'static>(
 }
 
 /// Whether Salesforce refused a Bulk job for what it is rather than for a passing failure:
-/// a 400 or 403 when creating it, or a job that ended Failed.
+/// a 400 or 403 when creating it, a server that does not serve Bulk API 2.0 at all (404,
+/// 405 or 501, as an API version before 47.0 or a proxy in front of the org answers), or a
+/// job that ended Failed.
 fn bulk_refused(error: &sfsync_salesforce::Error) -> bool {
     use sfsync_salesforce::Error as E;
-    matches!(
-        error,
-        E::Api {
-            what: "bulk job create",
-            status: 400 | 403,
-            ..
-        } | E::BulkJobFailed { .. }
-    )
+    const CREATE: &str = "bulk job create";
+    match error {
+        E::Api { what, status, .. } => {
+            *what == CREATE && matches!(status, 400 | 403 | 404 | 405 | 501)
+        }
+        E::UnexpectedStatus { what, status, .. } => {
+            *what == CREATE && matches!(status, 404 | 405 | 501)
+        }
+        E::BulkJobFailed { .. } => true,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bulk_job_refused_or_not_served_loads_through_rest_but_a_passing_failure_does_not() {
+        use sfsync_salesforce::Error as E;
+        let api = |what, status| E::Api {
+            what,
+            status,
+            code: "NOT_FOUND".into(),
+            message: String::new(),
+        };
+        let bare = |status| E::UnexpectedStatus {
+            what: "bulk job create",
+            status,
+            excerpt: String::new(),
+        };
+        for refused in [
+            api("bulk job create", 400),
+            api("bulk job create", 404),
+            bare(405),
+            bare(501),
+        ] {
+            assert!(bulk_refused(&refused), "{refused}");
+        }
+        let unavailable = E::ServerUnavailable {
+            status: 503,
+            code: None,
+            message: String::new(),
+        };
+        for passing in [api("bulk job status", 404), bare(500), unavailable] {
+            assert!(!bulk_refused(&passing), "{passing}");
+        }
+    }
 
     #[test]
     fn a_wide_object_gets_fewer_rows_per_result_page_but_never_fewer_than_a_load_page() {
