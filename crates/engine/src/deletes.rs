@@ -45,10 +45,24 @@ impl ObjectRun<'_> {
             return Ok(());
         }
         let object = projection.object.as_str();
-        let deleted = self
+        let deleted = match self
             .client
             .fetch_deleted(object, ms_to_time(start), ms_to_time(now))
-            .await?;
+            .await
+        {
+            Ok(deleted) => deleted,
+            Err(e) if e.is_not_served() => {
+                // Without a delete log, reconciling Ids is the only way to hard deletes:
+                // run it now, and ask for the log again only when the next check is due.
+                tracing::warn!(object, error = %e, "getDeleted is not served; reconciling Ids instead");
+                progress.maintenance.reconciled_at_ms = None;
+                progress.maintenance.deletes_covered_to_ms = Some(now);
+                return self
+                    .commit_deletions(projection, &[], progress, report)
+                    .await;
+            }
+            Err(e) => return Err(e.into()),
+        };
         if deleted
             .earliest_date_available
             .is_some_and(|earliest| to_ms(earliest) > start)

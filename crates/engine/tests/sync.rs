@@ -537,3 +537,28 @@ async fn reconciliation_finds_hard_deletes_that_get_deleted_no_longer_lists() {
     );
     assert_eq!(harness.changes().await.len(), 4);
 }
+
+#[tokio::test]
+async fn without_get_deleted_a_purge_is_found_by_reconciling_ids() {
+    let settings = sfsync_engine::RunSettings {
+        deletes_every: Duration::ZERO,
+        ..quiet_settings()
+    };
+    let harness = Harness::start(small_counts(), settings).await;
+    harness.tick_ok().await;
+    let ids = harness.ids("Account", 3).await;
+    harness.purge("Account", &ids[2]).await;
+    harness.advance(61).await;
+    // A server without the delete log: every getDeleted answers 404 NOT_FOUND.
+    harness.fault("not_found", 100, Some("/deleted")).await;
+    harness.tick_ok().await;
+
+    let kinds: Vec<ChangeKind> = harness
+        .changes_of(&ids[2])
+        .await
+        .iter()
+        .map(|e| e.change.kind)
+        .collect();
+    assert_eq!(kinds, [ChangeKind::Deleted]);
+    assert_eq!(harness.changes().await.len(), 1);
+}

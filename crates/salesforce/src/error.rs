@@ -228,6 +228,18 @@ impl Error {
         matches!(self, Self::RateLimited { .. })
     }
 
+    /// True when the server answered that it does not serve the resource at all: 404, 405 or
+    /// 501 on a resource (not a record), as from an API version before the resource existed,
+    /// a proxy in front of the org, or a Salesforce look-alike that lacks it. Another way to
+    /// the same data is the remedy, not a retry.
+    pub fn is_not_served(&self) -> bool {
+        let status = match self {
+            Self::Api { status, .. } | Self::UnexpectedStatus { status, .. } => *status,
+            _ => return false,
+        };
+        matches!(status, 404 | 405 | 501)
+    }
+
     /// True for `QUERY_TIMEOUT`; narrowing the query's window is the known remedy.
     pub fn is_query_timeout(&self) -> bool {
         matches!(self, Self::QueryTimeout { .. })

@@ -233,19 +233,16 @@ fn read_ahead<T: Send + 'static>(
 }
 
 /// Whether Salesforce refused a Bulk job for what it is rather than for a passing failure:
-/// a 400 or 403 when creating it, a server that does not serve Bulk API 2.0 at all (404,
-/// 405 or 501, as an API version before 47.0 or a proxy in front of the org answers), or a
+/// a 400 or 403 when creating it, a server that does not serve Bulk API 2.0 at all, or a
 /// job that ended Failed.
 fn bulk_refused(error: &sfsync_salesforce::Error) -> bool {
     use sfsync_salesforce::Error as E;
-    const CREATE: &str = "bulk job create";
+    let creating = |what: &str| what == "bulk job create";
     match error {
-        E::Api { what, status, .. } => {
-            *what == CREATE && matches!(status, 400 | 403 | 404 | 405 | 501)
+        E::Api { what, status, .. } if creating(what) => {
+            matches!(status, 400 | 403) || error.is_not_served()
         }
-        E::UnexpectedStatus { what, status, .. } => {
-            *what == CREATE && matches!(status, 404 | 405 | 501)
-        }
+        E::UnexpectedStatus { what, .. } if creating(what) => error.is_not_served(),
         E::BulkJobFailed { .. } => true,
         _ => false,
     }
