@@ -562,3 +562,26 @@ async fn without_get_deleted_a_purge_is_found_by_reconciling_ids() {
     assert_eq!(kinds, [ChangeKind::Deleted]);
     assert_eq!(harness.changes().await.len(), 1);
 }
+
+#[tokio::test]
+async fn without_composite_reconciliation_counts_range_by_range() {
+    let settings = sfsync_engine::RunSettings {
+        reconcile_every: Duration::ZERO,
+        ..quiet_settings()
+    };
+    let harness = Harness::start(small_counts(), settings).await;
+    harness.tick_ok().await;
+    let ids = harness.ids("Contact", 5).await;
+    harness.purge("Contact", &ids[4]).await;
+    harness.fault("not_found", 1, Some("/composite")).await;
+    harness.tick_ok().await;
+
+    let kinds: Vec<ChangeKind> = harness
+        .changes_of(&ids[4])
+        .await
+        .iter()
+        .map(|e| e.change.kind)
+        .collect();
+    assert_eq!(kinds, [ChangeKind::Deleted]);
+    assert_eq!(harness.changes().await.len(), 1);
+}

@@ -8,7 +8,7 @@
 //! [`crate::bulk`], [`crate::replication`] and [`crate::limits`].
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -129,6 +129,8 @@ struct Inner {
     server_clock: std::sync::Mutex<Option<(OffsetDateTime, Instant)>>,
     /// Requests sent to the REST and Bulk APIs (each one an API call; OAuth is not counted).
     calls: AtomicU64,
+    /// Whether the server answered that it does not serve `/composite`.
+    composite_unserved: AtomicBool,
 }
 
 impl fmt::Debug for SalesforceClient {
@@ -216,6 +218,7 @@ impl SalesforceClient {
             usage,
             server_clock: std::sync::Mutex::new(None),
             calls: AtomicU64::new(0),
+            composite_unserved: AtomicBool::new(false),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -288,6 +291,15 @@ impl SalesforceClient {
     /// each is one call against the org's daily allocation.
     pub fn api_calls(&self) -> u64 {
         self.inner.calls.load(Ordering::Relaxed)
+    }
+
+    /// Whether this server has answered that it does not serve `/composite`.
+    pub(crate) fn composite_unserved(&self) -> bool {
+        self.inner.composite_unserved.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn mark_composite_unserved(&self) {
+        self.inner.composite_unserved.store(true, Ordering::Relaxed);
     }
 
     /// A channel that sees every new `Sforce-Limit-Info` reading.

@@ -240,6 +240,19 @@ impl Error {
         matches!(status, 404 | 405 | 501)
     }
 
+    /// True for a failure of one query's own (its SOQL, a field, an object, its run time),
+    /// which leaves other queries and the session unaffected.
+    pub fn is_query_error(&self) -> bool {
+        match self {
+            Self::InvalidField { .. }
+            | Self::InvalidType { .. }
+            | Self::QueryTimeout { .. }
+            | Self::InvalidQueryLocator { .. } => true,
+            Self::Api { status, .. } => *status == 400,
+            _ => false,
+        }
+    }
+
     /// True for `QUERY_TIMEOUT`; narrowing the query's window is the known remedy.
     pub fn is_query_timeout(&self) -> bool {
         matches!(self, Self::QueryTimeout { .. })

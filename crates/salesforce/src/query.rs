@@ -343,6 +343,12 @@ impl SalesforceClient {
             );
             return self.fetch_first_page_composite(soql, options).await;
         }
+        self.get_first_page(soql, options).await
+    }
+
+    /// Reads the first page of a query in a GET, however long its URL.
+    async fn get_first_page(&self, soql: &str, options: QueryOptions) -> Result<QueryPage> {
+        let path = self.data_path(options.resource());
         let mut request = Request::get("query", path).query("q", soql);
         if let Some(value) = options.header_value() {
             request = request.header(QUERY_OPTIONS, value);
@@ -384,11 +390,50 @@ impl SalesforceClient {
 
     /// Runs several queries in one `/composite` request, which counts as one API call (§2.10).
     /// Each result is the query's first page; continue it with [`Self::continue_query`].
+    ///
+    /// Where the server does not serve `/composite`, the queries go one by one with the same
+    /// results, and the client remembers not to ask again.
     pub async fn fetch_composite_queries(
         &self,
         queries: &[CompositeQuery],
     ) -> Result<Vec<CompositeQueryResult>> {
         check_composite(queries)?;
+        if !self.composite_unserved() {
+            match self.send_composite(queries).await {
+                Err(e) if e.is_not_served() => {
+                    tracing::warn!(error = %e, "/composite is not served; sending its queries one by one");
+                    self.mark_composite_unserved();
+                }
+                sent => return sent,
+            }
+        }
+        self.fetch_each(queries).await
+    }
+
+    /// The queries of a composite call sent one by one. A query's own failure is its result,
+    /// as in a composite response; a failure of the session, the budget or the transport
+    /// ends the call, as it would end a composite request.
+    async fn fetch_each(&self, queries: &[CompositeQuery]) -> Result<Vec<CompositeQueryResult>> {
+        let mut results = Vec::with_capacity(queries.len());
+        for query in queries {
+            let page = self.get_first_page(&query.soql, query.options).await;
+            if let Err(e) = &page
+                && !e.is_query_error()
+            {
+                return Err(page.unwrap_err());
+            }
+            results.push(CompositeQueryResult {
+                reference_id: query.reference_id.clone(),
+                page,
+            });
+        }
+        Ok(results)
+    }
+
+    async fn send_composite(
+        &self,
+        queries: &[CompositeQuery],
+    ) -> Result<Vec<CompositeQueryResult>> {
         let subrequests: Vec<Value> = queries.iter().map(|q| self.subrequest(q)).collect();
         let body = json!({ "allOrNone": false, "compositeRequest": subrequests });
         let request = Request::post("composite", self.data_path("composite"), body);

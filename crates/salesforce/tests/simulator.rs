@@ -469,6 +469,47 @@ async fn composite_carries_several_queries_in_one_api_call() {
 }
 
 #[tokio::test]
+async fn a_server_without_composite_gets_the_queries_one_by_one_and_is_not_asked_again() {
+    let harness = Harness::start().await;
+    let (client, _) = harness.client().await;
+    harness.fault("not_found", 1, Some("/composite")).await;
+    let query = |id: &str, soql: &str| CompositeQuery {
+        reference_id: id.to_owned(),
+        soql: soql.to_owned(),
+        options: QueryOptions::default(),
+    };
+    let queries = [
+        query("accounts", "SELECT Id FROM Account LIMIT 3"),
+        query("broken", "SELECT Nope__c FROM Account"),
+    ];
+
+    for _ in 0..2 {
+        let results = client.fetch_composite_queries(&queries).await.unwrap();
+        assert_eq!(results[0].reference_id, "accounts");
+        assert_eq!(results[0].page.as_ref().unwrap().records.len(), 3);
+        assert_eq!(
+            results[1].page.as_ref().unwrap_err().invalid_field(),
+            Some("Nope__c"),
+            "a query's own failure stays its result"
+        );
+    }
+    let counters = harness
+        .control(
+            "GET",
+            &format!("orgs/{}/counters", harness.org.org_id),
+            serde_json::json!({}),
+        )
+        .await;
+    // The fault answered the one composite request uncounted; a second request would have
+    // been served, and counted.
+    assert!(
+        counters["per_endpoint"]["composite"].is_null(),
+        "asked again: {counters}"
+    );
+    assert_eq!(counters["per_endpoint"]["query"], 4, "{counters}");
+}
+
+#[tokio::test]
 async fn soql_too_long_for_a_url_is_sent_in_a_composite_body() {
     let harness = Harness::start().await;
     let (client, _) = harness.client().await;
