@@ -1,59 +1,15 @@
-"""Conformance: the published simple-salesforce client, unchanged, against `sfsync simulator`.
-
-The simulator is started over HTTPS (simple-salesforce always builds https:// URLs) with a
-self-signed certificate that the client's requests session is told to trust.
-"""
+"""Conformance: the published simple-salesforce client, unchanged, against `sfsync simulator`."""
 
 import json
-import os
-import subprocess
-import tempfile
 
 import pytest
-import requests
-from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceMalformedRequest,
     SalesforceResourceNotFound,
 )
 
-ACCOUNTS = 4500  # three query pages at the default batch size of 2000
-
-
-@pytest.fixture(scope="module")
-def simulator():
-    binary = os.environ.get("SFSYNC_BIN", "target/debug/sfsync")
-    cert = tempfile.NamedTemporaryFile(suffix=".pem", delete=False).name
-    process = subprocess.Popen(
-        [binary, "simulator", "--port", "0", "--tls-cert-out", cert,
-         "--accounts", str(ACCOUNTS), "--contacts", "50", "--opportunities", "10",
-         "--cases", "10", "--invoices", "10"],
-        stdout=subprocess.PIPE, text=True)
-    url = process.stdout.readline().strip()
-    assert url.startswith("https://127.0.0.1:"), f"simulator did not start: {url!r}"
-    # requests reads its trust store from REQUESTS_CA_BUNDLE before session settings.
-    os.environ["REQUESTS_CA_BUNDLE"] = cert
-    session = requests.Session()
-    session.verify = cert
-    yield {"url": url, "session": session}
-    process.terminate()
-    process.wait(timeout=10)
-    os.unlink(cert)
-
-
-def control(sim, method, path, body=None):
-    response = sim["session"].request(method, sim["url"] + "/__sim/v1" + path, json=body)
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
-@pytest.fixture()
-def sf(simulator):
-    control(simulator, "POST", "/orgs/default/reset")
-    grant = control(simulator, "POST", "/orgs/default/grants")
-    return Salesforce(instance_url=grant["instance_url"], session_id=grant["access_token"],
-                      session=simulator["session"], version="62.0")
+from simulator_support import ACCOUNTS, control
 
 
 def test_query_all_follows_next_records_url_across_pages(sf):

@@ -91,16 +91,13 @@ impl Simulator {
         *state.base_url.write().expect("base url") = url.clone();
         let app = router(state.clone());
         let mut tasks = Vec::new();
-        let certificate_pem = if config.tls {
-            let (pem, acceptor) = crate::server::tls::acceptor()?;
-            tasks.push(tokio::spawn(tls::serve(listener, acceptor, app)));
-            Some(pem)
+        let (certificate_pem, acceptor) = if config.tls {
+            let (pem, acceptor) = tls::acceptor()?;
+            (Some(pem), Some(acceptor))
         } else {
-            tasks.push(tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            }));
-            None
+            (None, None)
         };
+        tasks.push(tokio::spawn(serve(listener, acceptor, app)));
         if config.activity_per_min > 0 {
             tasks.push(tokio::spawn(crate::activity::run(
                 state.clone(),
@@ -218,14 +215,49 @@ async fn stamp_date(
     response
 }
 
+/// Accepts connections, over TLS when there is an acceptor, and serves the router on each.
+async fn serve(listener: TcpListener, acceptor: Option<tokio_rustls::TlsAcceptor>, app: Router) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, most likely: give connections time to close rather
+            // than spin on the error.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let Some(acceptor) = acceptor else {
+                return serve_connection(stream, app).await;
+            };
+            if let Ok(tls) = acceptor.accept(stream).await {
+                serve_connection(tls, app).await;
+            }
+        });
+    }
+}
+
+/// Serves one connection. HTTP/1 header names go out in Title-Case, as Salesforce's do:
+/// header names are case-insensitive, but clients that copy the headers into a plain
+/// dictionary look up `Content-Type`, and Airbyte's Bulk reader fails on `content-type`.
+async fn serve_connection<I>(io: I, app: Router)
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(io);
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder.http1().title_case_headers(true);
+    let _ = builder.serve_connection(io, service).await;
+}
+
 mod tls {
     //! HTTPS with a self-signed certificate, so that clients which insist on `https://`
     //! instance URLs (simple-salesforce does) work unchanged, trusting the certificate.
 
     use std::sync::Arc;
 
-    use axum::Router;
-    use tokio::net::TcpListener;
     use tokio_rustls::TlsAcceptor;
     use tokio_rustls::rustls::ServerConfig;
     use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -261,28 +293,5 @@ mod tls {
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
         let chain = vec![leaf.der().clone(), ca.der().clone()];
         Ok((ca.pem(), chain, key))
-    }
-
-    /// Accepts TLS connections and serves the router on each.
-    pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, app: Router) {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let acceptor = acceptor.clone();
-            let app = app.clone();
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let io = hyper_util::rt::TokioIo::new(tls);
-                let service = hyper_util::service::TowerToHyperService::new(app);
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(io, service)
-                .await;
-            });
-        }
     }
 }
