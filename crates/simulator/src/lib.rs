@@ -9,6 +9,7 @@ mod activity;
 mod bulk;
 mod catalog;
 pub mod clock;
+mod collections;
 mod composite;
 mod control;
 mod describe;

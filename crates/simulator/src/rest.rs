@@ -288,6 +288,12 @@ pub fn route(call: &Call<'_>) -> Result<Reply, SimError> {
         (["limits"], "GET") => Ok(limits(call)),
         (["composite"], "POST") => crate::composite::composite(call),
         (["composite", "batch"], "POST") => crate::composite::batch(call),
+        (["composite", "sobjects"], "POST") => crate::collections::create(call),
+        (["composite", "sobjects"], "PATCH") => crate::collections::update(call),
+        (["composite", "sobjects"], "DELETE") => crate::collections::delete(call),
+        (["composite", "sobjects", object], "GET" | "POST") => {
+            crate::collections::retrieve(call, object)
+        }
         (["jobs", "query", ..], _) => crate::bulk::route(call, &parts[2..]),
         _ if get => Err(SimError::not_found()),
         _ => Err(SimError::new(

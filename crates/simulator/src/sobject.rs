@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value as Json, json};
 
 use crate::error::SimError;
-use crate::ids::id_str;
+use crate::ids::{IdBytes, id_str};
 use crate::reply::Reply;
 use crate::rest::Call;
 
@@ -28,53 +28,77 @@ pub fn basic_info(call: &Call<'_>, object: &str) -> Result<Reply, SimError> {
 
 /// `POST /sobjects/{Object}`: 201 with `{"id", "success", "errors"}`.
 pub fn create(call: &Call<'_>, object: &str) -> Result<Reply, SimError> {
-    let fields = writable_fields(call, object)?;
-    let stamp = call.sim.clock.now_stamp();
-    let id = call
-        .org
-        .data
-        .write()
-        .expect("org")
-        .create(object, &fields, stamp)?;
+    check_object(call, object)?;
+    let id = create_record(call, object, parse_fields(call.body)?)?;
     let body = json!({ "id": id_str(&id), "success": true, "errors": [] });
     Ok(Reply::json(&body).with_status(StatusCode::CREATED))
 }
 
 /// `PATCH /sobjects/{Object}/{id}`: 204, no body.
 pub fn update(call: &Call<'_>, object: &str, id: &str) -> Result<Reply, SimError> {
-    let fields = writable_fields(call, object)?;
-    let stamp = call.sim.clock.now_stamp();
-    call.org
-        .data
-        .write()
-        .expect("org")
-        .update(object, id, &fields, stamp)
-        .map_err(row_error)?;
+    check_object(call, object)?;
+    update_record(call, object, id, parse_fields(call.body)?).map_err(row_error)?;
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
 /// `DELETE /sobjects/{Object}/{id}`: 204, the record in the recycle bin.
 pub fn delete(call: &Call<'_>, object: &str, id: &str) -> Result<Reply, SimError> {
     check_object(call, object)?;
+    delete_record(call, object, id).map_err(row_error)?;
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
+
+/// Creates one record from its field values, as the integration user.
+pub fn create_record(
+    call: &Call<'_>,
+    object: &str,
+    fields: Map<String, Json>,
+) -> Result<IdBytes, SimError> {
+    let fields = visible_fields(call, object, fields)?;
+    let stamp = call.sim.clock.now_stamp();
+    let mut org = call.org.data.write().expect("org");
+    org.create(object, &fields, stamp)
+}
+
+/// Updates one live record's field values, as the integration user.
+pub fn update_record(
+    call: &Call<'_>,
+    object: &str,
+    id: &str,
+    fields: Map<String, Json>,
+) -> Result<(), SimError> {
+    let fields = visible_fields(call, object, fields)?;
+    let stamp = call.sim.clock.now_stamp();
+    let mut org = call.org.data.write().expect("org");
+    org.update(object, id, &fields, stamp)
+}
+
+/// Moves one live record to the recycle bin.
+pub fn delete_record(call: &Call<'_>, object: &str, id: &str) -> Result<(), SimError> {
     let stamp = call.sim.clock.now_stamp();
     call.org
         .data
         .write()
         .expect("org")
         .delete(object, id, stamp)
-        .map_err(row_error)?;
-    Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
-/// The body's field values, checked against what the user may see. `attributes`, which
-/// clients copy from query results, is not a field and is left out, as Salesforce does.
-fn writable_fields(call: &Call<'_>, object: &str) -> Result<Map<String, Json>, SimError> {
-    check_object(call, object)?;
-    let mut fields = match serde_json::from_slice::<Json>(call.body) {
-        Ok(Json::Object(fields)) => fields,
-        Ok(other) => return Err(parser_error(&format!("expected an object, found {other}"))),
-        Err(e) => return Err(parser_error(&e.to_string())),
-    };
+/// A request body of field values.
+pub fn parse_fields(body: &[u8]) -> Result<Map<String, Json>, SimError> {
+    match serde_json::from_slice::<Json>(body) {
+        Ok(Json::Object(fields)) => Ok(fields),
+        Ok(other) => Err(parser_error(&format!("expected an object, found {other}"))),
+        Err(e) => Err(parser_error(&e.to_string())),
+    }
+}
+
+/// The field values checked against what the user may see. `attributes`, which clients
+/// copy from query results, is not a field and is left out, as Salesforce does.
+fn visible_fields(
+    call: &Call<'_>,
+    object: &str,
+    mut fields: Map<String, Json>,
+) -> Result<Map<String, Json>, SimError> {
     fields.remove("attributes");
     let org = call.org.data.read().expect("org");
     let def = &org.table(object)?.def;

@@ -1,5 +1,6 @@
 //! Writes through the standard sObject resources, as clients written for Salesforce make
-//! them: create, update, delete, basic information, and writes inside `/composite`.
+//! them: create, update, delete, basic information, writes inside `/composite`, and many
+//! records at once through sObject Collections.
 
 mod support;
 
@@ -286,5 +287,121 @@ async fn composite_writes_reference_earlier_results_and_all_or_none_rolls_them_b
     assert_eq!(
         accounts["totalSize"], 1,
         "only the first request's account: {accounts}"
+    );
+}
+
+#[tokio::test]
+async fn collections_write_many_records_in_one_call_each_with_its_own_result() {
+    let org = Org::start(small()).await;
+    let account = |name: Value| json!({"attributes": {"type": "Account"}, "Name": name});
+    let usage_before = org
+        .control(Method::GET, "/orgs/default/counters", json!({}))
+        .await["api_calls"]
+        .as_u64()
+        .unwrap();
+
+    // Without allOrNone the valid records are written and the invalid one says why.
+    let body = json!({"allOrNone": false, "records": [account(json!("One")), account(Value::Null), account(json!("Three"))]});
+    let (status, results) = call(&org, Method::POST, "/composite/sobjects", Some(body)).await;
+    assert_eq!(status, 200, "{results}");
+    assert_eq!(results[0]["success"], true);
+    assert_eq!(results[1]["success"], false);
+    assert_eq!(
+        results[1]["errors"][0]["statusCode"],
+        "REQUIRED_FIELD_MISSING"
+    );
+    assert_eq!(results[2]["success"], true);
+    let ids = [
+        results[0]["id"].as_str().unwrap().to_string(),
+        results[2]["id"].as_str().unwrap().to_string(),
+    ];
+    let usage_after = org
+        .control(Method::GET, "/orgs/default/counters", json!({}))
+        .await["api_calls"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(usage_after - usage_before, 1, "one request, one API call");
+
+    // With allOrNone one failure writes nothing.
+    let body =
+        json!({"allOrNone": true, "records": [account(json!("Four")), account(Value::Null)]});
+    let (_, results) = call(&org, Method::POST, "/composite/sobjects", Some(body)).await;
+    assert_eq!(
+        results[0]["errors"][0]["statusCode"],
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    );
+    let (_, four) = org
+        .query("SELECT Id FROM Account WHERE Name = 'Four'")
+        .await;
+    assert_eq!(four["totalSize"], 0);
+
+    let updates: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"attributes": {"type": "Account"}, "id": id, "Industry": "Energy"}))
+        .collect();
+    let (_, results) = call(
+        &org,
+        Method::PATCH,
+        "/composite/sobjects",
+        Some(json!({"records": updates})),
+    )
+    .await;
+    assert!(
+        results
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["success"] == true),
+        "{results}"
+    );
+
+    let path = format!(
+        "/composite/sobjects/Account?ids={},{}&fields=Name,Industry",
+        ids[0], ids[1]
+    );
+    let (_, records) = call(&org, Method::GET, &path, None).await;
+    assert_eq!(records[0]["Name"], "One");
+    assert_eq!(records[1]["Industry"], "Energy");
+
+    let path = format!(
+        "/composite/sobjects?ids={},{}&allOrNone=false",
+        ids[0], ids[1]
+    );
+    let (_, results) = call(&org, Method::DELETE, &path, None).await;
+    assert!(
+        results
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["success"] == true),
+        "{results}"
+    );
+    let (_, again) = call(&org, Method::DELETE, &path, None).await;
+    assert_eq!(again[0]["errors"][0]["statusCode"], "ENTITY_IS_DELETED");
+    let (_, gone) = org
+        .query(&format!(
+            "SELECT Id FROM Account WHERE Id IN ('{}', '{}')",
+            ids[0], ids[1]
+        ))
+        .await;
+    assert_eq!(gone["totalSize"], 0);
+}
+
+#[tokio::test]
+async fn collections_refuse_more_than_two_hundred_records() {
+    let org = Org::start(small()).await;
+    let records: Vec<Value> = (0..201)
+        .map(|i| json!({"attributes": {"type": "Account"}, "Name": format!("A{i}")}))
+        .collect();
+    let (status, error) = call(
+        &org,
+        Method::POST,
+        "/composite/sobjects",
+        Some(json!({"records": records})),
+    )
+    .await;
+    assert_eq!(
+        (status, error[0]["errorCode"].as_str()),
+        (400, Some("EXCEEDED_ID_LIMIT"))
     );
 }
