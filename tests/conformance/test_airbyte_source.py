@@ -16,7 +16,7 @@ import pytest
 
 from simulator_support import ACCOUNTS, CLIENT_ID, CLIENT_SECRET, control
 
-DRIVER = os.path.join(os.path.dirname(__file__), "airbyte_driver.py")
+DRIVER = os.path.join(os.path.dirname(__file__), "connector_driver.py")
 STREAMS = ("Account", "Opportunity", "Invoice__c")
 
 
@@ -32,7 +32,8 @@ def airbyte(sf, simulator, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(config))
 
     def run(command, **files):
-        args = [sys.executable, DRIVER, command, "--config", str(tmp_path / "config.json")]
+        args = [sys.executable, DRIVER, "source_salesforce.run:run", command,
+                "--config", str(tmp_path / "config.json")]
         for name, content in files.items():
             (tmp_path / f"{name}.json").write_text(json.dumps(content))
             args += [f"--{name}", str(tmp_path / f"{name}.json")]

@@ -147,3 +147,14 @@ def test_composite_through_restful_links_a_new_contact_to_a_new_account(sf):
     account_id = reply["compositeResponse"][0]["body"]["id"]
     contact = sf.Contact.get(reply["compositeResponse"][1]["body"]["id"])
     assert contact["AccountId"] == account_id
+
+
+def test_bulk_v1_query_returns_every_row_and_fails_a_bad_query(sf):
+    rows = sf.bulk.Contact.query("SELECT Id, LastName, Account.Name FROM Contact",
+                                 lazy_operation=False)
+    assert len(rows) == sf.query("SELECT COUNT() FROM Contact")["totalSize"]
+    assert rows[0]["attributes"]["type"] == "Contact"
+    assert "Name" in rows[0]["Account"]
+    with pytest.raises(Exception) as raised:
+        sf.bulk.Account.query("SELECT Nope__c FROM Account", lazy_operation=False)
+    assert "INVALID_FIELD" in str(raised.value)

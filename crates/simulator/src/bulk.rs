@@ -128,7 +128,7 @@ fn check_job_cap(jobs: &Jobs, call: &Call<'_>) -> Result<(), SimError> {
 }
 
 /// Compound fields and aggregates are refused by Bulk queries (Bulk API 2.0 guide).
-fn check_bulk_shape(query: &BoundQuery) -> Result<(), SimError> {
+pub fn check_bulk_shape(query: &BoundQuery) -> Result<(), SimError> {
     if query
         .select
         .iter()
@@ -277,9 +277,12 @@ fn results(call: &Call<'_>, id: &str) -> Result<Reply, SimError> {
         }
         let end = (start + max).min(job.rows.len());
         let table = org.table(&job.object)?;
-        let csv = write_csv(job, &job.rows[start.min(end)..end], |record| {
-            RecordRow::new(&org, table, record, call.now)
-        });
+        let csv = write_csv(
+            &job.query,
+            (job.delimiter, job.line_ending),
+            &job.rows[start.min(end)..end],
+            |record| RecordRow::new(&org, table, record, call.now),
+        );
         let next = if end < job.rows.len() {
             encode_locator(end)
         } else {
@@ -295,27 +298,30 @@ fn results(call: &Call<'_>, id: &str) -> Result<Reply, SimError> {
     })
 }
 
-fn write_csv<'a>(
-    job: &Job,
+/// Rows as CSV with a header line, cells split by `delimiter` and lines ended by
+/// `line_ending` (Bulk API 2.0 results, and Bulk API 1.0 results of a CSV job).
+pub fn write_csv<'a>(
+    query: &BoundQuery,
+    (delimiter, line_ending): (char, &str),
     rows: &'a [Arc<Record>],
     row_of: impl Fn(&'a Record) -> RecordRow<'a>,
 ) -> String {
-    let columns = &job.query.select;
+    let columns = &query.select;
     let mut out = String::with_capacity(64 * columns.len() * (rows.len() + 1));
     for (i, column) in columns.iter().enumerate() {
-        separate(&mut out, i, job.delimiter);
+        separate(&mut out, i, delimiter);
         out.push('"');
         push_doubling_quotes(&mut out, &column.alias_json_path.join("."));
         out.push('"');
     }
-    out.push_str(job.line_ending);
+    out.push_str(line_ending);
     for record in rows {
         let row = row_of(record);
         for (i, column) in columns.iter().enumerate() {
-            separate(&mut out, i, job.delimiter);
+            separate(&mut out, i, delimiter);
             write_csv_cell(&mut out, column.path.field.kind, &column.path.eval(&row));
         }
-        out.push_str(job.line_ending);
+        out.push_str(line_ending);
     }
     out
 }

@@ -7,6 +7,7 @@
 
 mod activity;
 mod bulk;
+mod bulk_v1;
 mod catalog;
 pub mod clock;
 mod collections;

@@ -39,6 +39,13 @@ pub fn authenticate(sim: &SimState, headers: &HeaderMap, now: Millis) -> Result<
         .map_err(|_| Reply::from(SimError::invalid_session()))
 }
 
+/// The org of a session id given outside an `Authorization` header (Bulk API 1.0 sends it
+/// in `X-SFDC-Session`), with the same inactivity timeout.
+pub fn authenticate_session(sim: &SimState, token: &str, now: Millis) -> Option<Arc<Org>> {
+    let org_id = touch_session(sim, token, now)?;
+    sim.org(&org_id).ok()
+}
+
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;

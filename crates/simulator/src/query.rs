@@ -274,6 +274,34 @@ fn render_page(
     Reply::json_bytes(out)
 }
 
+/// Rows as a JSON array of records, each as a query page writes it (Bulk API 1.0 results
+/// of a JSON job).
+pub fn records_json(
+    org: &OrgData,
+    query: &BoundQuery,
+    rows: &[Arc<Record>],
+    now: Millis,
+    version: &str,
+) -> Vec<u8> {
+    let tree = ColumnTree::build(query);
+    let table = org.table(&query.object).expect("bound object exists");
+    let mut out = Vec::with_capacity(rows.len() * 600 + 2);
+    out.push(b'[');
+    for (i, record) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_record(
+            &mut out,
+            &tree,
+            &RecordRow::new(org, table, record, now),
+            version,
+        );
+    }
+    out.push(b']');
+    out
+}
+
 /// The select list as nested JSON objects: plain fields, and relationships holding theirs.
 #[derive(Debug, Default)]
 struct ColumnTree {

@@ -231,7 +231,15 @@ fn counted_calls(method: &Method, rest: &str, body: &[u8]) -> u64 {
     1
 }
 
-fn finish(org: &Org, reply: &mut Reply, rest: &str, calls: u64, now: Millis, malformed: bool) {
+/// Counts a served call and stamps the reply with the org's usage (`Sforce-Limit-Info`).
+pub(crate) fn finish(
+    org: &Org,
+    reply: &mut Reply,
+    rest: &str,
+    calls: u64,
+    now: Millis,
+    malformed: bool,
+) {
     let endpoint = endpoint_name(rest);
     let counted = calls > 0 && reply.status != StatusCode::FORBIDDEN;
     let mut usage = org.usage.lock().expect("usage lock");

@@ -81,6 +81,7 @@ impl Simulator {
             auth: Mutex::new(Default::default()),
             cursors: Mutex::new(Default::default()),
             jobs: Mutex::new(Default::default()),
+            classic_jobs: Mutex::new(Default::default()),
             default_settings: config.settings.clone(),
         });
         state.add_org(config.seed, config.counts, config.sandbox);
@@ -169,6 +170,10 @@ fn router(state: Arc<SimState>) -> Router {
         .route(
             "/services/data/{*rest}",
             axum::routing::any(crate::rest::data_api),
+        )
+        .route(
+            "/services/async/{*rest}",
+            axum::routing::any(crate::bulk_v1::async_api),
         )
         .route(
             "/services/oauth2/authorize",

@@ -210,6 +210,7 @@ pub struct SimState {
     pub auth: Mutex<AuthState>,
     pub cursors: Mutex<crate::query::Cursors>,
     pub jobs: Mutex<crate::bulk::Jobs>,
+    pub classic_jobs: Mutex<crate::bulk_v1::ClassicJobs>,
     pub default_settings: OrgSettings,
 }
 
