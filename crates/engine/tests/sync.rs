@@ -467,6 +467,12 @@ async fn an_idle_tick_over_five_objects_costs_one_api_call() {
     assert_eq!(report.api_calls, 1);
 }
 
+/// The kinds of the change events of one record, in order.
+async fn kinds_of(harness: &Harness, id: &str) -> Vec<ChangeKind> {
+    let events = harness.changes_of(id).await;
+    events.iter().map(|e| e.change.kind).collect()
+}
+
 async fn snapshot_of(harness: &Harness, object: &str, id: &str) -> sfsync_core::Snapshot {
     let id = sfsync_core::RecordId::parse(id).unwrap();
     let mut held = harness
@@ -512,13 +518,7 @@ async fn reconciliation_finds_hard_deletes_that_get_deleted_no_longer_lists() {
     harness.tick_ok().await;
 
     for id in purged {
-        let kinds: Vec<ChangeKind> = harness
-            .changes_of(id)
-            .await
-            .iter()
-            .map(|e| e.change.kind)
-            .collect();
-        assert_eq!(kinds, [ChangeKind::Deleted], "{id}");
+        assert_eq!(kinds_of(&harness, id).await, [ChangeKind::Deleted], "{id}");
     }
     assert_eq!(
         harness.changes_of(&ids[3000]).await.len(),
@@ -553,13 +553,7 @@ async fn without_get_deleted_a_purge_is_found_by_reconciling_ids() {
     harness.fault("not_found", 100, Some("/deleted")).await;
     harness.tick_ok().await;
 
-    let kinds: Vec<ChangeKind> = harness
-        .changes_of(&ids[2])
-        .await
-        .iter()
-        .map(|e| e.change.kind)
-        .collect();
-    assert_eq!(kinds, [ChangeKind::Deleted]);
+    assert_eq!(kinds_of(&harness, &ids[2]).await, [ChangeKind::Deleted]);
     assert_eq!(harness.changes().await.len(), 1);
 }
 
@@ -576,12 +570,6 @@ async fn without_composite_reconciliation_counts_range_by_range() {
     harness.fault("not_found", 1, Some("/composite")).await;
     harness.tick_ok().await;
 
-    let kinds: Vec<ChangeKind> = harness
-        .changes_of(&ids[4])
-        .await
-        .iter()
-        .map(|e| e.change.kind)
-        .collect();
-    assert_eq!(kinds, [ChangeKind::Deleted]);
+    assert_eq!(kinds_of(&harness, &ids[4]).await, [ChangeKind::Deleted]);
     assert_eq!(harness.changes().await.len(), 1);
 }

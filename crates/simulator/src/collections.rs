@@ -8,7 +8,7 @@ use serde_json::{Map, Value as Json, json};
 use crate::error::SimError;
 use crate::ids::{id_str, parse_id};
 use crate::reply::Reply;
-use crate::rest::{Call, form_param};
+use crate::rest::{Call, fetch_record, form_param};
 use crate::sobject::{create_record, delete_record, update_record};
 
 const MAX_RECORDS: usize = 200;
@@ -101,29 +101,7 @@ fn retrieve_one(
     let Some(key) = parse_id(id) else {
         return Ok(Json::Null);
     };
-    let soql = format!(
-        "SELECT {} FROM {object} WHERE Id = '{}'",
-        fields.join(","),
-        id_str(&key)
-    );
-    let request = crate::query::QueryRequest {
-        soql: &soql,
-        all_rows: false,
-        batch: 1,
-        version: call.version,
-        now: call.now,
-    };
-    let org = call.org.data.read().expect("org");
-    let page = crate::query::start_query(
-        &call.org.info.org_id,
-        &org,
-        &mut Default::default(),
-        &request,
-    )?;
-    Ok(page.body_json()["records"]
-        .get_mut(0)
-        .map(Json::take)
-        .unwrap_or(Json::Null))
+    Ok(fetch_record(call, object, &key, fields)?.unwrap_or(Json::Null))
 }
 
 /// Runs `write` on each item and answers one result per item. With `all_or_none`, a

@@ -372,24 +372,37 @@ pub fn parse_http_date(text: &str) -> Option<Millis> {
 }
 
 fn retrieve(call: &Call<'_>, object: &str, id: &str) -> Result<Reply, SimError> {
-    let org = call.org.data.read().expect("org");
-    let table = org.table(object).map_err(|_| SimError::not_found())?;
     let key = parse_id(id).ok_or_else(SimError::not_found)?;
-    let readable = table
-        .def
-        .fields
-        .iter()
-        .filter(|f| f.is_readable())
-        .map(|f| f.name.clone());
     let fields: Vec<String> = match form_param(call.query, "fields") {
         Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
-        None => readable.collect(),
+        None => {
+            let org = call.org.data.read().expect("org");
+            let table = org.table(object).map_err(|_| SimError::not_found())?;
+            let readable = table.def.fields.iter().filter(|f| f.is_readable());
+            readable.map(|f| f.name.clone()).collect()
+        }
     };
+    match fetch_record(call, object, &key, &fields)? {
+        Some(record) => Ok(Reply::json(&record)),
+        None => Err(SimError::not_found()),
+    }
+}
+
+/// One live record's `fields` as a query returns it, or `None` where there is none the
+/// user may see.
+pub(crate) fn fetch_record(
+    call: &Call<'_>,
+    object: &str,
+    key: &crate::ids::IdBytes,
+    fields: &[String],
+) -> Result<Option<Json>, SimError> {
+    let org = call.org.data.read().expect("org");
+    let table = org.table(object).map_err(|_| SimError::not_found())?;
     let soql = format!(
         "SELECT {} FROM {} WHERE Id = '{}'",
         fields.join(","),
         table.def.name,
-        id_str(&key)
+        id_str(key)
     );
     let request = QueryRequest {
         soql: &soql,
@@ -398,16 +411,9 @@ fn retrieve(call: &Call<'_>, object: &str, id: &str) -> Result<Reply, SimError> 
         version: call.version,
         now: call.now,
     };
-    let page = crate::query::start_query(
-        &call.org.info.org_id,
-        &org,
-        &mut Default::default(),
-        &request,
-    )?;
-    match page.body_json()["records"].get_mut(0).map(Json::take) {
-        Some(record) => Ok(Reply::json(&record)),
-        None => Err(SimError::not_found()),
-    }
+    let org_id = &call.org.info.org_id;
+    let page = crate::query::start_query(org_id, &org, &mut Default::default(), &request)?;
+    Ok(page.body_json()["records"].get_mut(0).map(Json::take))
 }
 
 fn query(call: &Call<'_>, all_rows: bool) -> Result<Reply, SimError> {

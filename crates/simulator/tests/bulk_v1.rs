@@ -41,6 +41,14 @@ fn tag<'a>(xml: &'a str, name: &str) -> &'a str {
     &xml[start..start + xml[start..].find('<').unwrap()]
 }
 
+/// A completed batch's one result: its result list, then the result it names.
+async fn read_result(org: &Org, job: &str, batch: &str) -> (u16, String) {
+    let path = format!("job/{job}/batch/{batch}/result");
+    let (_, list) = call(org, Method::GET, &path, XML, "", &[]).await;
+    let result = tag(&list, "result").to_string();
+    call(org, Method::GET, &format!("{path}/{result}"), XML, "", &[]).await
+}
+
 async fn create_csv_job(org: &Org, object: &str, headers: &[(&str, &str)]) -> String {
     let body = json!({"operation": "queryAll", "object": object, "contentType": "CSV"});
     let (status, job) = call(
@@ -95,25 +103,7 @@ async fn a_csv_job_runs_its_batch_and_serves_every_row_with_xml_batch_informatio
     )
     .await;
     assert_eq!(tag(&info, "state"), "Completed");
-    let (_, list) = call(
-        &org,
-        Method::GET,
-        &format!("job/{job}/batch/{batch}/result"),
-        XML,
-        "",
-        &[],
-    )
-    .await;
-    let result = tag(&list, "result").to_string();
-    let (status, csv) = call(
-        &org,
-        Method::GET,
-        &format!("job/{job}/batch/{batch}/result/{result}"),
-        XML,
-        "",
-        &[],
-    )
-    .await;
+    let (status, csv) = read_result(&org, &job, &batch).await;
     assert_eq!(status, 200);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines[0], r#""Id","LastName","Account.Name""#);
@@ -169,25 +159,7 @@ async fn pk_chunking_splits_the_rows_into_id_ranges_and_leaves_the_sent_batch_un
         .collect();
     let mut read = Vec::new();
     for batch in &ids[1..] {
-        let (_, results) = call(
-            &org,
-            Method::GET,
-            &format!("job/{job}/batch/{batch}/result"),
-            XML,
-            "",
-            &[],
-        )
-        .await;
-        let result = tag(&results, "result").to_string();
-        let (_, csv) = call(
-            &org,
-            Method::GET,
-            &format!("job/{job}/batch/{batch}/result/{result}"),
-            XML,
-            "",
-            &[],
-        )
-        .await;
+        let (_, csv) = read_result(&org, &job, batch).await;
         let rows: Vec<String> = csv.lines().skip(1).map(String::from).collect();
         assert!(rows.len() <= 7);
         read.extend(rows);
@@ -200,90 +172,33 @@ async fn pk_chunking_splits_the_rows_into_id_ranges_and_leaves_the_sent_batch_un
     );
 }
 
+/// A call about a JSON job, its answer parsed.
+async fn json_call(org: &Org, method: Method, path: &str, body: &str) -> Value {
+    let (_, text) = call(org, method, path, "application/json", body, &[]).await;
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
 #[tokio::test]
 async fn a_json_job_answers_in_json_and_a_bad_query_fails_its_batch() {
     let org = Org::start(small()).await;
     let body = json!({"operation": "query", "object": "Account", "contentType": "JSON"});
-    let (_, job) = call(
-        &org,
-        Method::POST,
-        "job",
-        "application/json",
-        &body.to_string(),
-        &[],
-    )
-    .await;
-    let job = serde_json::from_str::<Value>(&job).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (_, batch) = call(
-        &org,
-        Method::POST,
-        &format!("job/{job}/batch"),
-        "application/json",
-        "SELECT Id, Name FROM Account LIMIT 3",
-        &[],
-    )
-    .await;
-    let batch = serde_json::from_str::<Value>(&batch).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (_, results) = call(
-        &org,
-        Method::GET,
-        &format!("job/{job}/batch/{batch}/result"),
-        "application/json",
-        "",
-        &[],
-    )
-    .await;
-    let result = serde_json::from_str::<Value>(&results).unwrap()[0]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (_, records) = call(
-        &org,
-        Method::GET,
-        &format!("job/{job}/batch/{batch}/result/{result}"),
-        "application/json",
-        "",
-        &[],
-    )
-    .await;
-    let records: Value = serde_json::from_str(&records).unwrap();
+    let job = json_call(&org, Method::POST, "job", &body.to_string()).await;
+    let batches = format!("job/{}/batch", job["id"].as_str().unwrap());
+    let soql = "SELECT Id, Name FROM Account LIMIT 3";
+    let batch = json_call(&org, Method::POST, &batches, soql).await;
+    let results = format!("{batches}/{}/result", batch["id"].as_str().unwrap());
+    let list = json_call(&org, Method::GET, &results, "").await;
+    let result = format!("{results}/{}", list[0].as_str().unwrap());
+    let records = json_call(&org, Method::GET, &result, "").await;
     assert_eq!(records.as_array().unwrap().len(), 3);
     assert_eq!(records[0]["attributes"]["type"], "Account");
 
-    let (_, failed) = call(
-        &org,
-        Method::POST,
-        &format!("job/{job}/batch"),
-        "application/json",
-        "SELECT Nope__c FROM Account",
-        &[],
-    )
-    .await;
-    let failed: Value = serde_json::from_str(&failed).unwrap();
-    let (_, info) = call(
-        &org,
-        Method::GET,
-        &format!("job/{job}/batch/{}", failed["id"].as_str().unwrap()),
-        "application/json",
-        "",
-        &[],
-    )
-    .await;
-    let info: Value = serde_json::from_str(&info).unwrap();
+    let failed = json_call(&org, Method::POST, &batches, "SELECT Nope__c FROM Account").await;
+    let status = format!("{batches}/{}", failed["id"].as_str().unwrap());
+    let info = json_call(&org, Method::GET, &status, "").await;
     assert_eq!(info["state"], "Failed");
-    assert!(
-        info["stateMessage"]
-            .as_str()
-            .unwrap()
-            .contains("INVALID_FIELD"),
-        "{info}"
-    );
+    let message = info["stateMessage"].as_str().unwrap();
+    assert!(message.contains("INVALID_FIELD"), "{info}");
 }
 
 #[tokio::test]
