@@ -57,6 +57,16 @@ struct Batch {
     rows: Vec<Arc<Record>>,
 }
 
+impl Batch {
+    /// A client looks at the batch. It was `Queued` when added, but its query ran then, so
+    /// the first look finds it done.
+    fn look(&mut self) {
+        if self.state == "Queued" {
+            self.state = "Completed";
+        }
+    }
+}
+
 /// An answer in the shape Bulk API 1.0 gives: XML or JSON, errors as `exceptionCode`.
 struct Failure {
     status: StatusCode,
@@ -330,25 +340,7 @@ fn add_batch(ctx: &Ctx<'_>, id: &str, body: &[u8]) -> Outcome {
             ));
         }
         let first = job.batches.len();
-        let path = format!("/services/async/{}/job/{}/batch", ctx.version, job.id);
-        let timed_out = ctx
-            .org
-            .take_fault(&path, |kind| kind == FaultKind::QueryTimeout)
-            .is_some();
-        let batches = if timed_out {
-            // What tap-salesforce answers with a retry through PK chunking.
-            let message = "InvalidBatch : Failed to process query: QUERY_TIMEOUT : Your query request was running for too long.";
-            vec![new_batch(
-                job,
-                first,
-                "Failed",
-                Some(message.to_string()),
-                None,
-                Vec::new(),
-            )]
-        } else {
-            run_batch(ctx, job, &soql)
-        };
+        let batches = run_batch(ctx, job, &soql);
         job.batches.extend(batches);
         Ok(batch_reply(job, &job.batches[first], job.json).with_status(StatusCode::CREATED))
     })
@@ -362,20 +354,16 @@ fn run_batch(ctx: &Ctx<'_>, job: &ClassicJob, soql: &str) -> Vec<Batch> {
         index += 1;
         new_batch(job, index - 1, state, message, query, rows)
     };
+    let path = format!("/services/async/{}/job/{}/batch", ctx.version, job.id);
+    let timed_out = ctx
+        .org
+        .take_fault(&path, |kind| kind == FaultKind::QueryTimeout);
     let org = ctx.org.data.read().expect("org");
-    let selected = crate::query::select_rows(&org, soql, job.operation == "queryAll", ctx.now)
-        .map_err(|e| format!("{} : {}", e.code, e.message))
-        .and_then(|(query, rows)| {
-            crate::bulk::check_bulk_shape(&query)
-                .map_err(|e| format!("{} : {}", e.code, e.message))?;
-            match query.object == job.object {
-                true => Ok((query, rows)),
-                false => Err(format!(
-                    "InvalidBatch : the query reads {}, the job {}",
-                    query.object, job.object
-                )),
-            }
-        });
+    let selected = match timed_out {
+        // What tap-salesforce answers with a retry through PK chunking.
+        Some(_) => Err("QUERY_TIMEOUT : Your query request was running for too long.".to_string()),
+        None => select(&org, job, soql, ctx.now),
+    };
     let (query, mut rows) = match selected {
         Ok(found) => found,
         Err(message) => {
@@ -397,6 +385,24 @@ fn run_batch(ctx: &Ctx<'_>, job: &ClassicJob, soql: &str) -> Vec<Batch> {
         out.push(batch("Queued", None, Some(query.clone()), part.to_vec()));
     }
     out
+}
+
+/// The rows of a batch's SOQL, or why the batch fails.
+fn select(
+    org: &crate::org::OrgData,
+    job: &ClassicJob,
+    soql: &str,
+    now: i64,
+) -> Result<(BoundQuery, Vec<Arc<Record>>), String> {
+    let reason = |e: crate::error::SimError| format!("{} : {}", e.code, e.message);
+    let (query, rows) =
+        crate::query::select_rows(org, soql, job.operation == "queryAll", now).map_err(reason)?;
+    crate::bulk::check_bulk_shape(&query).map_err(reason)?;
+    if query.object != job.object {
+        let message = format!("the query reads {}, the job {}", query.object, job.object);
+        return Err(format!("InvalidBatch : {message}"));
+    }
+    Ok((query, rows))
 }
 
 /// The `index`th batch of `job` (from 0).
@@ -435,11 +441,7 @@ fn with_batch(
             .iter()
             .position(|b| b.id == batch_id)
             .ok_or_else(|| Failure::bad("InvalidBatch", format!("Invalid batch id: {batch_id}")))?;
-        // Queued when added; its query ran then, so the first look finds it done.
-        let batch = &mut job.batches[index];
-        if batch.state == "Queued" {
-            batch.state = "Completed";
-        }
+        job.batches[index].look();
         f(job, &job.batches[index], ctx)
     })
 }
@@ -450,11 +452,7 @@ fn batch_status(job: &ClassicJob, batch: &Batch, _: &Ctx<'_>) -> Outcome {
 
 /// `GET /job/{id}/batch`: every batch's information.
 fn list_batches(job: &mut ClassicJob, _: &Ctx<'_>) -> Outcome {
-    for batch in &mut job.batches {
-        if batch.state == "Queued" {
-            batch.state = "Completed";
-        }
-    }
+    job.batches.iter_mut().for_each(Batch::look);
     let infos: Vec<Vec<(&str, Json)>> = job
         .batches
         .iter()

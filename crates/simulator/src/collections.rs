@@ -9,7 +9,7 @@ use crate::error::SimError;
 use crate::ids::{id_str, parse_id};
 use crate::reply::Reply;
 use crate::rest::{Call, fetch_record, form_param};
-use crate::sobject::{create_record, delete_record, update_record};
+use crate::sobject::{all_or_none_writes, create_record, delete_record, update_record};
 
 const MAX_RECORDS: usize = 200;
 
@@ -112,13 +112,13 @@ fn write_each(
     all_or_none: bool,
     write: impl Fn(&Json) -> Result<String, SimError>,
 ) -> Result<Reply, SimError> {
-    let before = all_or_none.then(|| call.org.data.read().expect("org").clone());
-    let outcomes: Vec<Result<String, SimError>> = items.iter().map(&write).collect();
+    let outcomes: Vec<Result<String, SimError>> = all_or_none_writes(
+        call,
+        all_or_none,
+        || items.iter().map(&write).collect(),
+        |outcomes: &Vec<Result<String, SimError>>| outcomes.iter().any(Result::is_err),
+    );
     let failed = outcomes.iter().any(Result::is_err);
-    if let Some(before) = before.filter(|_| failed) {
-        // As in `/composite`: a write another client made meanwhile is undone too.
-        *call.org.data.write().expect("org") = before;
-    }
     let results: Vec<Json> = outcomes
         .into_iter()
         .map(|outcome| match outcome {

@@ -19,7 +19,33 @@ pub fn composite(call: &Call<'_>) -> Result<Reply, SimError> {
     check_count(requests.len())?;
     let all_or_none = body["allOrNone"].as_bool().unwrap_or(false);
     let writes = requests.iter().any(|sub| sub["method"] != "GET");
-    let before = (all_or_none && writes).then(|| call.org.data.read().expect("org").clone());
+    let results = crate::sobject::all_or_none_writes(
+        call,
+        all_or_none && writes,
+        || run_all(call, requests),
+        |results| {
+            results
+                .as_ref()
+                .map_or(true, |r| r.iter().any(|(_, r)| !r.status.is_success()))
+        },
+    )?;
+    let failed = results.iter().any(|(_, r)| !r.status.is_success());
+    let responses: Vec<Json> = results
+        .into_iter()
+        .map(|(reference, reply)| {
+            let (status, body) = if all_or_none && failed && reply.status.is_success() {
+                (400, json!([{"errorCode": "PROCESSING_HALTED", "message": "The transaction was rolled back since another operation in the same transaction failed."}]))
+            } else {
+                (reply.status.as_u16(), reply.body_json())
+            };
+            json!({"body": body, "httpHeaders": {}, "httpStatusCode": status, "referenceId": reference})
+        })
+        .collect();
+    Ok(Reply::json(&json!({ "compositeResponse": responses })))
+}
+
+/// Runs the subrequests in order, each able to reference the results before it.
+fn run_all(call: &Call<'_>, requests: &[Json]) -> Result<Vec<(String, Reply)>, SimError> {
     let mut results: Vec<(String, Reply)> = Vec::new();
     for sub in requests {
         let reference = sub["referenceId"]
@@ -34,25 +60,7 @@ pub fn composite(call: &Call<'_>) -> Result<Reply, SimError> {
         let reply = run_sub(call, method, &url, &substitute_in(&sub["body"], &results));
         results.push((reference, reply));
     }
-    let failed = results.iter().any(|(_, r)| !r.status.is_success());
-    if let Some(before) = before.filter(|_| failed) {
-        // allOrNone rolls the whole request back. The simulator puts back the org as it was
-        // before the request, so a write another client made meanwhile is undone too; a
-        // real org isolates the two, which tests of one client at a time cannot tell apart.
-        *call.org.data.write().expect("org") = before;
-    }
-    let responses: Vec<Json> = results
-        .into_iter()
-        .map(|(reference, reply)| {
-            let (status, body) = if all_or_none && failed && reply.status.is_success() {
-                (400, json!([{"errorCode": "PROCESSING_HALTED", "message": "The transaction was rolled back since another operation in the same transaction failed."}]))
-            } else {
-                (reply.status.as_u16(), reply.body_json())
-            };
-            json!({"body": body, "httpHeaders": {}, "httpStatusCode": status, "referenceId": reference})
-        })
-        .collect();
-    Ok(Reply::json(&json!({ "compositeResponse": responses })))
+    Ok(results)
 }
 
 /// `POST /composite/batch`.

@@ -83,6 +83,23 @@ pub fn delete_record(call: &Call<'_>, object: &str, id: &str) -> Result<(), SimE
         .delete(object, id, stamp)
 }
 
+/// Runs `writes`; with `all_or_none`, puts back the org as it was before them when `failed`
+/// says one of them failed. A write another client made meanwhile is undone too; a real org
+/// isolates the two, which tests of one client at a time cannot tell apart.
+pub fn all_or_none_writes<T>(
+    call: &Call<'_>,
+    all_or_none: bool,
+    writes: impl FnOnce() -> T,
+    failed: impl Fn(&T) -> bool,
+) -> T {
+    let before = all_or_none.then(|| call.org.data.read().expect("org").clone());
+    let outcome = writes();
+    if let Some(before) = before.filter(|_| failed(&outcome)) {
+        *call.org.data.write().expect("org") = before;
+    }
+    outcome
+}
+
 /// A request body of field values.
 pub fn parse_fields(body: &[u8]) -> Result<Map<String, Json>, SimError> {
     match serde_json::from_slice::<Json>(body) {
